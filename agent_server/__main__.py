@@ -1,0 +1,3 @@
+from agent_server.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""The app factory: a Starlette app for one Config; checks its secrets, maps errors to HTTP."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent_server.auth import SessionKeyMiddleware
+from agent_server.config import ENV_PREVIOUS_KEYS, ENV_SECRET_KEY, Config, load_cipher
+from agent_server.context import AppContext
+from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
+from agent_server.routes import routes
+from agent_server.secrets import SecretCipher, agent_secret_values
+from agent_server.store import SettingsStore, ensure_home
+
+log = logging.getLogger(__name__)
+
+
+def check_secrets(store: SettingsStore, cipher: SecretCipher) -> None:
+    """Refuse to serve a document whose secrets no configured key opens; nothing is changed.
+
+    Decrypting everything once also warms the cache, so the first plaintext read is cheap.
+    """
+    try:
+        document = store.read()
+    except StoreUnavailable:
+        return  # served as 503 until the file is fixed; the store has logged the path
+    failed = [
+        ".".join(str(part) for part in loc)
+        for loc, token in agent_secret_values(document["agent_settings"])
+        if cipher.open(token) is None
+    ]
+    if failed:
+        shown = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+        raise ConfigError(
+            f"{store.path} holds {len(failed)} secret(s) that no configured key can decrypt "
+            f"(at agent_settings.{shown}). Set {ENV_SECRET_KEY} to the key they were written "
+            f"with, or add that key to {ENV_PREVIOUS_KEYS}. The file was not changed."
+        )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 304:
+        return Response(status_code=304, headers=exc.headers)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidSettings)
+    return JSONResponse({"detail": exc.errors}, status_code=422)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
+class InternalErrorMiddleware:
+    """500 for an unhandled exception, logged by type and place only.
+
+    Starlette would re-raise it for the server to log with its traceback and message, and a
+    message can hold a value from the request: this keeps secrets out of the log.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+            log.error(
+                "unhandled %s at %s on %s %s",
+                type(exc).__name__,
+                where,
+                scope["method"],
+                scope["path"],
+            )
+            if not started:
+                response = JSONResponse({"detail": "internal server error"}, status_code=500)
+                await response(scope, receive, send)
+
+
+def create_app(config: Config) -> Starlette:
+    """Build the app; ConfigError when it must not start (bad key, undecryptable secrets)."""
+    ensure_home(config.home)
+    cipher = load_cipher(config)
+    store = SettingsStore(config.home)
+    check_secrets(store, cipher)
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(InternalErrorMiddleware),
+            Middleware(SessionKeyMiddleware, keys=config.session_api_keys),
+        ],
+        exception_handlers={
+            HTTPException: _http_error,
+            InvalidSettings: _invalid,
+            StoreUnavailable: _unavailable,
+            SecretUnavailable: _unavailable,
+        },
+    )
+    app.state.context = AppContext(config=config, store=store, cipher=cipher)
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """The factory uvicorn calls in each worker process."""
+    return create_app(Config.from_env())

@@ -1,0 +1,179 @@
+"""The agent-server command: serve, keygen, rotate-key."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import ipaddress
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent_server.config import (
+    ENV_PREVIOUS_KEYS,
+    ENV_SECRET_KEY,
+    ENV_SESSION_API_KEYS,
+    KEY_FILE,
+    Config,
+    load_keys,
+    write_key_file,
+)
+from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
+from agent_server.secrets import SecretCipher, generate_key, map_agent_secrets
+from agent_server.store import SettingsStore, ensure_home
+
+EXIT_REFUSED = 2
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus our own loggers on its handler (in every worker process)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["agent_server"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from agent_server.app import create_app
+
+    config = Config.from_env()
+    overrides: dict[str, Any] = {}
+    if args.home:
+        overrides["home"] = Path(args.home).expanduser()
+    if args.require_preconditions:
+        overrides["require_preconditions"] = True
+    if args.managed_config:
+        overrides["managed_config"] = Path(args.managed_config).expanduser()
+    config = dataclasses.replace(config, **overrides)
+    if not is_loopback(args.host) and not config.session_api_keys and not args.insecure:
+        raise ConfigError(
+            f"refusing to serve on {args.host}, which is not a loopback address, without a "
+            f"session API key: anyone who can reach it could read and change the settings. "
+            f"Set {ENV_SESSION_API_KEYS}, bind 127.0.0.1, or pass --insecure to accept the risk."
+        )
+    app = create_app(config)  # refuses here, before any worker starts, when it must not serve
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": log_config(),
+        "log_level": args.log_level,
+    }
+    if args.workers == 1:
+        uvicorn.run(app, **common)
+    else:
+        os.environ.update(config.to_env())
+        uvicorn.run(
+            "agent_server.app:create_app_from_env", factory=True, workers=args.workers, **common
+        )
+    return 0
+
+
+def keygen(args: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
+def rotate_key(args: argparse.Namespace) -> int:
+    config = Config.from_env()
+    if args.home:
+        config = dataclasses.replace(config, home=Path(args.home).expanduser())
+    ensure_home(config.home)
+    current, previous = load_keys(config)
+    old = SecretCipher(current, previous)
+    new_key = generate_key()
+    new = SecretCipher(new_key)
+    store = SettingsStore(config.home)
+    rotated = 0
+
+    def reencrypt(_loc: Any, token: str) -> str:
+        nonlocal rotated
+        rotated += 1
+        return new.encrypt(old.decrypt(token))
+
+    def rotate(document: dict[str, Any]) -> dict[str, Any]:
+        agent = map_agent_secrets(document["agent_settings"], reencrypt)
+        return {**document, "agent_settings": agent}
+
+    try:
+        store.read()
+        if config.secret_key is None:
+            # The key file learns the new key first (keeping the old ones), so a crash between
+            # the two writes leaves a file that still opens every stored secret.
+            write_key_file(config.home, [new_key, current, *previous])
+        store.update(rotate)
+    except (StoreUnavailable, SecretUnavailable) as exc:
+        raise ConfigError(f"{exc}; nothing was rotated") from None
+    print(f"re-encrypted {rotated} secret(s) in {store.path} under a new key", file=sys.stderr)
+    if config.secret_key is None:
+        print(f"{config.home / KEY_FILE} now holds the new key first", file=sys.stderr)
+    print("set these for the next start:", file=sys.stderr)
+    print(f"{ENV_SECRET_KEY}={new_key}")
+    print(f"{ENV_PREVIOUS_KEYS}={','.join([current, *previous])}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="agent-server", description="The agent settings server.")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="serve the settings API")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--home", help="the settings folder (env AGENT_SERVER_HOME; ~/.agent_server)")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    run.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve a non-loopback address without a session API key",
+    )
+    run.add_argument(
+        "--require-preconditions",
+        action="store_true",
+        help="writes to one MCP server need If-Match or If-None-Match "
+        "(env AGENT_SERVER_REQUIRE_PRECONDITIONS=1)",
+    )
+    run.add_argument(
+        "--managed-config",
+        help="an administrator's MCPConfig JSON file (env AGENT_SERVER_MANAGED_CONFIG)",
+    )
+    run.add_argument("--log-level", default="info")
+    run.set_defaults(func=serve)
+
+    make_key = commands.add_parser("keygen", help="print a new secret key")
+    make_key.set_defaults(func=keygen)
+
+    rotate = commands.add_parser(
+        "rotate-key", help="re-encrypt every stored secret under a new key"
+    )
+    rotate.add_argument("--home", help="the settings folder (env AGENT_SERVER_HOME)")
+    rotate.set_defaults(func=rotate_key)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except ConfigError as exc:
+        print(f"agent-server: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    return result

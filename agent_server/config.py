@@ -1,0 +1,123 @@
+"""What one server process needs to know, read from the environment (the CLI's flags set it).
+
+The CLI writes its flags into the environment before uvicorn starts, so every worker process
+builds the same Config with `Config.from_env()` and the flags win over what was set before.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_server.errors import ConfigError
+from agent_server.secrets import SecretCipher, generate_key, is_valid_key
+from agent_server.store import create_file_once, ensure_home, write_private_file
+
+DEFAULT_HOME = "~/.agent_server"
+KEY_FILE = "secret.key"
+
+ENV_HOME = "AGENT_SERVER_HOME"
+ENV_SECRET_KEY = "AGENT_SERVER_SECRET_KEY"
+ENV_PREVIOUS_KEYS = "AGENT_SERVER_PREVIOUS_SECRET_KEYS"
+ENV_SESSION_API_KEYS = "AGENT_SERVER_SESSION_API_KEYS"
+ENV_REQUIRE_PRECONDITIONS = "AGENT_SERVER_REQUIRE_PRECONDITIONS"
+ENV_MANAGED_CONFIG = "AGENT_SERVER_MANAGED_CONFIG"
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    secret_key: str | None = None
+    previous_secret_keys: tuple[str, ...] = ()
+    session_api_keys: tuple[str, ...] = ()
+    require_preconditions: bool = False
+    managed_config: Path | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
+        managed = env.get(ENV_MANAGED_CONFIG)
+        return cls(
+            home=Path(env.get(ENV_HOME) or DEFAULT_HOME).expanduser(),
+            secret_key=env.get(ENV_SECRET_KEY) or None,
+            previous_secret_keys=_split(env.get(ENV_PREVIOUS_KEYS)),
+            session_api_keys=_split(env.get(ENV_SESSION_API_KEYS)),
+            require_preconditions=_flag(env.get(ENV_REQUIRE_PRECONDITIONS)),
+            managed_config=Path(managed).expanduser() if managed else None,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes `from_env` rebuild this config (in a worker process)."""
+        env = {
+            ENV_HOME: str(self.home),
+            ENV_PREVIOUS_KEYS: ",".join(self.previous_secret_keys),
+            ENV_SESSION_API_KEYS: ",".join(self.session_api_keys),
+            ENV_REQUIRE_PRECONDITIONS: "1" if self.require_preconditions else "0",
+            ENV_MANAGED_CONFIG: str(self.managed_config or ""),
+        }
+        if self.secret_key:
+            env[ENV_SECRET_KEY] = self.secret_key
+        return env
+
+
+def read_key_file(home: Path) -> list[str]:
+    """Keys in `<home>/secret.key`: the current one first, then previous ones."""
+    try:
+        text = (home / KEY_FILE).read_text()
+    except FileNotFoundError:
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def write_key_file(home: Path, keys: list[str]) -> None:
+    write_private_file(home / KEY_FILE, ("\n".join(keys) + "\n").encode())
+
+
+def load_keys(config: Config) -> tuple[str, tuple[str, ...]]:
+    """(current, previous) keys; with no key configured, those in `<home>/secret.key`."""
+    if config.secret_key is not None:
+        current, file_previous = config.secret_key, ()
+        if not is_valid_key(current):
+            raise ConfigError(
+                f"{ENV_SECRET_KEY} is not a valid Fernet key (32 url-safe base64-encoded bytes); "
+                "make one with: agent-server keygen"
+            )
+    else:
+        ensure_home(config.home)
+        keys = read_key_file(config.home)
+        if not keys:
+            _create_key_file(config.home)
+            keys = read_key_file(config.home)
+        current, file_previous = keys[0], tuple(keys[1:])
+        for key in keys:
+            if not is_valid_key(key):
+                raise ConfigError(
+                    f"{config.home / KEY_FILE} holds a line that is not a valid Fernet key; "
+                    f"restore the file or set {ENV_SECRET_KEY} "
+                    "(make a key with: agent-server keygen)"
+                )
+    for key in config.previous_secret_keys:
+        if not is_valid_key(key):
+            raise ConfigError(
+                f"{ENV_PREVIOUS_KEYS} holds a value that is not a valid Fernet key; "
+                "it takes comma-separated keys made by: agent-server keygen"
+            )
+    return current, (*config.previous_secret_keys, *file_previous)
+
+
+def load_cipher(config: Config) -> SecretCipher:
+    current, previous = load_keys(config)
+    return SecretCipher(current, previous)
+
+
+def _create_key_file(home: Path) -> None:
+    create_file_once(home / KEY_FILE, (generate_key() + "\n").encode())

@@ -1,0 +1,7 @@
+"""The route table: one module per resource."""
+
+from starlette.routing import BaseRoute
+
+from agent_server.routes import health, settings
+
+routes: list[BaseRoute] = [*health.routes, *settings.routes]

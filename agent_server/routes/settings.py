@@ -1,0 +1,85 @@
+"""The whole settings document: GET and PATCH /api/settings (the legacy, whole-document API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from agent_server.bodies import read_json_object
+from agent_server.context import AppContext, context
+from agent_server.document import Document, apply_settings_patch
+from agent_server.errors import InvalidSettings, field_error
+from agent_server.secrets import log_plaintext_served, map_agent_secrets, parse_expose_mode, view_fn
+from sdk.models import ExposeMode, SettingsPatch, SettingsResponse
+
+_PATCH_FIELDS = tuple(SettingsPatch.model_fields)
+
+
+def expose_mode(request: Request) -> ExposeMode:
+    try:
+        return parse_expose_mode(request.headers.get("x-expose-secrets"))
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def settings_view(ctx: AppContext, document: Document, mode: ExposeMode) -> dict[str, Any]:
+    agent = document["agent_settings"]
+    llm = agent.get("llm")
+    response = SettingsResponse(
+        schema_version=document["schema_version"],
+        agent_settings=map_agent_secrets(agent, view_fn(mode, ctx.cipher)),
+        misc_settings=document["misc_settings"],
+        llm_api_key_is_set=isinstance(llm, dict) and bool(llm.get("api_key")),
+    )
+    return response.model_dump()
+
+
+async def get_settings(request: Request) -> JSONResponse:
+    ctx = context(request)
+    mode = expose_mode(request)
+    body = settings_view(ctx, ctx.store.read(), mode)
+    if mode == "plaintext":
+        log_plaintext_served("the settings document")
+    return JSONResponse(body)
+
+
+def _patch_body(body: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    unknown = sorted(set(body) - set(_PATCH_FIELDS))
+    if unknown:
+        raise HTTPException(
+            400,
+            f"unknown field(s) {', '.join(unknown)}: the body takes "
+            "agent_settings_diff and/or misc_settings_diff",
+        )
+    diffs = [body.get(name) for name in _PATCH_FIELDS]
+    if all(diff is None for diff in diffs):
+        raise HTTPException(400, "give agent_settings_diff, misc_settings_diff, or both")
+    errors = [
+        field_error(("body", name), "must be a JSON object (a JSON Merge Patch)", "dict_type")
+        for name, diff in zip(_PATCH_FIELDS, diffs, strict=True)
+        if diff is not None and not isinstance(diff, dict)
+    ]
+    if errors:
+        raise InvalidSettings(errors)
+    return diffs[0], diffs[1]
+
+
+async def patch_settings(request: Request) -> JSONResponse:
+    ctx = context(request)
+    agent_diff, misc_diff = _patch_body(await read_json_object(request))
+    document = await run_in_threadpool(
+        ctx.store.update,
+        lambda current: apply_settings_patch(current, agent_diff, misc_diff, ctx.cipher),
+    )
+    return JSONResponse(settings_view(ctx, document, "redacted"))
+
+
+routes = [
+    Route("/api/settings", get_settings, methods=["GET"]),
+    Route("/api/settings", patch_settings, methods=["PATCH"]),
+]

@@ -1,0 +1,221 @@
+"""Secrets: the Fernet cipher, where secrets sit in a document, and how each expose mode shows them.
+
+Secret values are stored in place, each as its own Fernet token. Decryptions are cached by token:
+an unchanged value keeps its token byte for byte across writes and processes, so each process
+decrypts a token once, however large the document grows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from agent_server.errors import SecretUnavailable, field_error
+from sdk.models import EXPOSE_MODES, MASK, ExposeMode
+
+log = logging.getLogger(__name__)
+
+Loc = tuple[str | int, ...]
+SecretFn = Callable[[Loc, str], str]
+
+# Every Fernet token starts with the version byte 0x80 and a timestamp: "gAAAAA" in base64.
+_TOKEN_PREFIX = "gAAAAA"
+_DECRYPT_CACHE_LIMIT = 200_000
+
+
+class SecretCipher:
+    """Encrypts with the current key, decrypts with the current or any previous key."""
+
+    def __init__(self, current: str, previous: tuple[str, ...] = ()) -> None:
+        self._fernet = MultiFernet([Fernet(k) for k in (current, *previous)])
+        self._plaintexts: dict[str, str] = {}
+
+    def encrypt(self, plaintext: str) -> str:
+        token = self._fernet.encrypt(plaintext.encode()).decode()
+        self._remember(token, plaintext)
+        return token
+
+    def decrypt(self, token: str) -> str:
+        """The plaintext of a stored token; SecretUnavailable when no configured key opens it."""
+        plaintext = self._plaintexts.get(token)
+        if plaintext is None:
+            plaintext = self.open(token)
+            if plaintext is None:
+                raise SecretUnavailable(
+                    "a stored secret cannot be decrypted with the configured keys; "
+                    "set AGENT_SERVER_SECRET_KEY (or AGENT_SERVER_PREVIOUS_SECRET_KEYS) "
+                    "to the key it was written with"
+                )
+        return plaintext
+
+    def open(self, value: str) -> str | None:
+        """The plaintext if `value` is a token one of our keys opens, else None."""
+        cached = self._plaintexts.get(value)
+        if cached is not None:
+            return cached
+        if not value.startswith(_TOKEN_PREFIX):
+            return None
+        try:
+            plaintext = self._fernet.decrypt(value.encode()).decode()
+        except (InvalidToken, UnicodeDecodeError, ValueError):
+            return None
+        self._remember(value, plaintext)
+        return plaintext
+
+    def _remember(self, token: str, plaintext: str) -> None:
+        if len(self._plaintexts) >= _DECRYPT_CACHE_LIMIT:
+            self._plaintexts.clear()
+        self._plaintexts[token] = plaintext
+
+
+def is_valid_key(key: str) -> bool:
+    try:
+        Fernet(key)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def generate_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def parse_expose_mode(header: str | None) -> ExposeMode:
+    """The X-Expose-Secrets mode; ValueError with the valid values for anything else."""
+    if header is None:
+        return "redacted"
+    value = header.strip().lower()
+    for mode in EXPOSE_MODES:
+        if value == mode:
+            return mode
+    raise ValueError(
+        "X-Expose-Secrets must be one of: " + ", ".join(EXPOSE_MODES) + " (absent means redacted)"
+    )
+
+
+# --- where secrets live -------------------------------------------------------------------------
+
+
+def is_secret_auth(value: Any) -> bool:
+    return isinstance(value, str) and value != "oauth"
+
+
+def server_secret_slots(server: Any) -> Iterator[tuple[Loc, str]]:
+    """(loc inside the server, value) of every secret in one MCP server config."""
+    if not isinstance(server, dict):
+        return
+    for section in ("env", "headers"):
+        values = server.get(section)
+        if isinstance(values, dict):
+            for key, value in values.items():
+                if isinstance(value, str):
+                    yield (section, key), value
+    if is_secret_auth(server.get("auth")):
+        yield ("auth",), server["auth"]
+
+
+def map_server_secrets(server: dict[str, Any], fn: SecretFn, prefix: Loc = ()) -> dict[str, Any]:
+    """A copy of `server` with every secret value replaced by fn(loc, value)."""
+    out = dict(server)
+    for section in ("env", "headers"):
+        values = server.get(section)
+        if isinstance(values, dict):
+            out[section] = {
+                key: fn((*prefix, section, key), value) if isinstance(value, str) else value
+                for key, value in values.items()
+            }
+    if is_secret_auth(server.get("auth")):
+        out["auth"] = fn((*prefix, "auth"), server["auth"])
+    return out
+
+
+def map_agent_secrets(agent: dict[str, Any], fn: SecretFn) -> dict[str, Any]:
+    """A copy of agent settings with every secret value (llm key, MCP server secrets) mapped."""
+    out = dict(agent)
+    llm = agent.get("llm")
+    if isinstance(llm, dict) and isinstance(llm.get("api_key"), str):
+        out["llm"] = {**llm, "api_key": fn(("llm", "api_key"), llm["api_key"])}
+    mcp = agent.get("mcp_config")
+    servers = mcp.get("mcpServers") if isinstance(mcp, dict) else None
+    if isinstance(mcp, dict) and isinstance(servers, dict):
+        out["mcp_config"] = {
+            **mcp,
+            "mcpServers": {
+                name: map_server_secrets(server, fn, ("mcp_config", "mcpServers", name))
+                if isinstance(server, dict)
+                else server
+                for name, server in servers.items()
+            },
+        }
+    return out
+
+
+def agent_secret_values(agent: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """(loc, value) of every secret in agent settings."""
+    found: list[tuple[Loc, str]] = []
+
+    def collect(loc: Loc, value: str) -> str:
+        found.append((loc, value))
+        return value
+
+    map_agent_secrets(agent, collect)
+    return iter(found)
+
+
+# --- views and writes ---------------------------------------------------------------------------
+
+
+def view_fn(mode: ExposeMode, cipher: SecretCipher) -> SecretFn:
+    """How a stored token reads in one expose mode."""
+    if mode == "encrypted":
+        return lambda _loc, token: token
+    if mode == "plaintext":
+        return lambda _loc, token: cipher.decrypt(token)
+    return lambda _loc, _token: MASK
+
+
+def log_plaintext_served(what: str) -> None:
+    log.warning("served %s with secrets in plaintext (X-Expose-Secrets: plaintext)", what)
+
+
+class SecretResolver:
+    """Turns incoming secret values into stored tokens, reusing every unchanged token.
+
+    An incoming value is the mask (keep the stored token), a token one of our keys opens (its
+    plaintext), or a new plaintext. Only a plaintext that differs from the stored one is encrypted.
+    """
+
+    def __init__(self, cipher: SecretCipher) -> None:
+        self.cipher = cipher
+        self.errors: list[dict[str, Any]] = []
+
+    def resolve(self, loc: Loc, incoming: str, stored: str | None) -> str:
+        if incoming == stored:
+            return incoming
+        if incoming == MASK:
+            if stored is None:
+                self.errors.append(
+                    field_error(
+                        loc,
+                        f"'{MASK}' keeps the stored secret, but no secret is stored here; "
+                        "send the value itself",
+                        "secret_missing",
+                    )
+                )
+                return incoming
+            return stored
+        plaintext = self.cipher.open(incoming)
+        if plaintext is None:
+            plaintext = incoming
+        if stored is not None and self.cipher.decrypt(stored) == plaintext:
+            return stored
+        return self.cipher.encrypt(plaintext)
+
+    def server(self, new: dict[str, Any], old: Any, prefix: Loc) -> dict[str, Any]:
+        stored = dict(server_secret_slots(old))
+        return map_server_secrets(
+            new, lambda loc, value: self.resolve(loc, value, stored.get(loc[len(prefix) :])), prefix
+        )

@@ -1,0 +1,189 @@
+"""The settings file: one JSON document on disk, read without a lock, written under one.
+
+Writers in every process serialize on a lock file beside settings.json and write a temp file
+that is fsynced and renamed over it, so a reader sees the old document or the new one, never a
+mix. Each process caches the parsed document and checks it against the file's stat on every read.
+
+Every version gets a strictly increasing mtime (set by the writer under the lock), so the stat
+(inode, size, mtime) names one version even on a busy file where an inode is reused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from agent_server.document import SCHEMA_VERSION, Document, default_document
+from agent_server.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "settings.json"
+_Stamp = tuple[int, int, int]
+
+
+def ensure_home(home: Path) -> None:
+    """Create the home folder as 0700 (only this user may read what it holds)."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+
+
+def write_private_file(path: Path, data: bytes, *, after_ns: int | None = None) -> os.stat_result:
+    """Durably replace `path` with `data`, mode 0600: temp file, fsync, rename, fsync the folder.
+
+    With `after_ns`, the new file's mtime is set later than it, so each version stats uniquely.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+            if after_ns is not None:
+                mtime = max(time.time_ns(), after_ns + 1)
+                os.utime(f.fileno(), ns=(mtime, mtime))
+            st = os.fstat(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+    return st
+
+
+def create_file_once(path: Path, data: bytes) -> None:
+    """Create `path` holding `data` unless it exists; concurrent first starts agree on one file.
+
+    The content is written and fsynced under a temp name and then linked into place, so nobody
+    ever reads the file half written.
+    """
+    if path.exists():
+        return
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return
+        fsync_dir(path.parent)
+    finally:
+        os.unlink(tmp)
+
+
+def fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def encode_document(document: Document) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _stamp(st: os.stat_result) -> _Stamp:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _check_document(value: Any) -> Document:
+    """The top-level shape of a settings document, with defaults for missing sections."""
+    if not isinstance(value, dict):
+        raise ValueError("it is not a JSON object")
+    version = value.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"its schema_version is {version!r}; this server reads {SCHEMA_VERSION}")
+    document = default_document()
+    for section in ("agent_settings", "misc_settings"):
+        if section in value:
+            if not isinstance(value[section], dict):
+                raise ValueError(f"its {section} is not a JSON object")
+            document[section] = value[section]
+    return document
+
+
+class SettingsStore:
+    """Reads and writes `<home>/settings.json`; knows files and JSON, not HTTP or secrets."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.path = home / SETTINGS_FILE
+        self._file_lock = FileLock(
+            str(home / f"{SETTINGS_FILE}.lock"), mode=0o600, thread_local=False, poll_interval=0.002
+        )
+        self._thread_lock = threading.Lock()
+        self._cached: tuple[_Stamp | None, Document] | None = None
+
+    def read(self) -> Document:
+        """The current document (shared: callers must not mutate it). Takes no lock."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return self._remember(None, default_document())
+        except OSError as exc:
+            raise self._unavailable(f"it cannot be read ({exc.strerror})") from exc
+        cached = self._cached
+        if cached is not None and cached[0] == _stamp(st):
+            return cached[1]
+        return self._load()
+
+    def update(self, change: Callable[[Document], Document]) -> Document:
+        """Apply `change` to the current document under the lock and durably write the result.
+
+        `change` returns a new document (or the same object for no change) and may raise to
+        abort: then nothing is written.
+        """
+        with self._thread_lock, self._file_lock:
+            current = self.read()
+            new = change(current)
+            if new is current:
+                return current
+            previous = self._cached[0] if self._cached else None
+            st = write_private_file(
+                self.path, encode_document(new), after_ns=previous[2] if previous else 0
+            )
+            return self._remember(_stamp(st), new)
+
+    def _load(self) -> Document:
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+                stamp = _stamp(os.fstat(f.fileno()))
+        except FileNotFoundError:
+            return self._remember(None, default_document())
+        except OSError as exc:
+            raise self._unavailable(f"it cannot be read ({exc.strerror})") from exc
+        try:
+            document = _check_document(json.loads(data))
+        except (UnicodeDecodeError, RecursionError):
+            raise self._unavailable("it is not valid UTF-8 JSON") from None
+        except json.JSONDecodeError as exc:
+            problem = f"it is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            raise self._unavailable(problem) from None
+        except ValueError as exc:
+            raise self._unavailable(f"it is not a settings document: {exc}") from None
+        return self._remember(stamp, document)
+
+    def _remember(self, stamp: _Stamp | None, document: Document) -> Document:
+        self._cached = (stamp, document)
+        return document
+
+    def _unavailable(self, problem: str) -> StoreUnavailable:
+        log.error("settings file %s: %s; it will not be overwritten", self.path, problem)
+        return StoreUnavailable(
+            f"settings.json is unusable: {problem}. Fix or restore the file; "
+            "the server will not overwrite it"
+        )

@@ -1,0 +1,145 @@
+"""Wire shapes of the settings API: the one definition the server and its clients import.
+
+The config models mirror fastmcp's MCPConfig entry shape. They are strict (no coercion) so a
+value is stored exactly as it was validated, and they allow unknown fields so a client's extra
+keys survive every write.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MASK = "**********"
+"""What every secret value reads as in a redacted response; writing it back keeps the secret."""
+
+SERVER_NAME_PATTERN = r"^[A-Za-z0-9_.@:-]{1,128}$"
+
+ExposeMode = Literal["redacted", "encrypted", "plaintext"]
+EXPOSE_MODES: tuple[ExposeMode, ...] = ("redacted", "encrypted", "plaintext")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class LLMSettings(_Strict):
+    model: str | None = None
+    api_key: str | None = Field(default=None, description="Secret.")
+    base_url: str | None = None
+
+
+class StdioServerConfig(_Open):
+    """An MCP server started as a child process that speaks MCP over stdin/stdout."""
+
+    command: str = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, description="Values are secrets.")
+    transport: Literal["stdio"] | None = None
+    type: Literal["stdio"] | None = None
+    cwd: str | None = None
+    timeout: int | None = None
+    keep_alive: bool | None = None
+    description: str | None = None
+    icon: str | None = None
+    authentication: dict[str, Any] | None = None
+    enabled: bool = True
+
+
+class RemoteServerConfig(_Open):
+    """An MCP server reached over HTTP (streamable HTTP or SSE)."""
+
+    url: str = Field(description="An http or https URL.")
+    transport: Literal["http", "streamable-http", "sse"] | None = None
+    headers: dict[str, str] = Field(default_factory=dict, description="Values are secrets.")
+    auth: str | None = Field(
+        default=None,
+        description='A bearer token (secret), or "oauth" for OAuth.',
+    )
+    sse_read_timeout: float | None = None
+    timeout: int | None = None
+    description: str | None = None
+    icon: str | None = None
+    authentication: dict[str, Any] | None = None
+    enabled: bool = True
+
+
+MCPServerConfig = StdioServerConfig | RemoteServerConfig
+
+
+class MCPConfig(_Open):
+    """fastmcp's MCPConfig: servers by name; any other top-level key is kept verbatim."""
+
+    mcpServers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class OpenHandsAgentSettings(_Strict):
+    agent_kind: Literal["openhands"] = "openhands"
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    mcp_config: MCPConfig = Field(default_factory=MCPConfig)
+
+
+class ACPAgentSettings(_Strict):
+    agent_kind: Literal["acp"] = "acp"
+    acp_server: str = ""
+    acp_model: str | None = None
+
+
+AgentSettings = OpenHandsAgentSettings | ACPAgentSettings
+
+
+class SettingsResponse(BaseModel):
+    schema_version: int
+    agent_settings: dict[str, Any]
+    misc_settings: dict[str, Any]
+    llm_api_key_is_set: bool
+
+
+class SettingsPatch(BaseModel):
+    """JSON Merge Patch (RFC 7396) diffs; at least one of them must be given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_settings_diff: dict[str, Any] | None = None
+    misc_settings_diff: dict[str, Any] | None = None
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    detail: str | list[FieldError]
+
+
+class MCPServerSummary(BaseModel):
+    name: str
+    source: Literal["user", "managed"]
+    transport_kind: Literal["stdio", "remote"]
+    transport: str | None
+    enabled: bool
+    description: str | None
+    icon: str | None
+    etag: str
+
+
+class MCPServerListResponse(BaseModel):
+    servers: list[MCPServerSummary]
+
+
+class MCPServerResponse(BaseModel):
+    name: str
+    source: Literal["user", "managed"]
+    etag: str
+    config: dict[str, Any]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
