@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -15,8 +16,11 @@ from agent_server.auth import SessionKeyMiddleware
 from agent_server.config import ENV_PREVIOUS_KEYS, ENV_SECRET_KEY, Config, load_cipher
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
+from agent_server.managed import load_managed_servers
+from agent_server.preconditions import ETagSigner, load_etag_key
 from agent_server.routes import routes
 from agent_server.secrets import SecretCipher, agent_secret_values
+from agent_server.servers import ServerCatalog
 from agent_server.store import SettingsStore, ensure_home
 
 log = logging.getLogger(__name__)
@@ -107,6 +111,10 @@ def create_app(config: Config) -> Starlette:
     cipher = load_cipher(config)
     store = SettingsStore(config.home)
     check_secrets(store, cipher)
+    managed = {}
+    if config.managed_config is not None:
+        managed = load_managed_servers(config.managed_config, cipher, os.environ)
+    servers = ServerCatalog(ETagSigner(load_etag_key(config.home)), cipher, managed)
     app = Starlette(
         routes=routes,
         middleware=[
@@ -120,7 +128,7 @@ def create_app(config: Config) -> Starlette:
             SecretUnavailable: _unavailable,
         },
     )
-    app.state.context = AppContext(config=config, store=store, cipher=cipher)
+    app.state.context = AppContext(config=config, store=store, cipher=cipher, servers=servers)
     return app
 
 

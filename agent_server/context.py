@@ -1,4 +1,4 @@
-"""What every route of one app shares: its config, store and cipher."""
+"""What every route of one app shares: its config, store, cipher and server catalog."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from agent_server.config import Config
 from agent_server.secrets import SecretCipher
+from agent_server.servers import ServerCatalog
 from agent_server.store import SettingsStore
 
 
@@ -16,6 +17,7 @@ class AppContext:
     config: Config
     store: SettingsStore
     cipher: SecretCipher
+    servers: ServerCatalog
 
 
 def context(request: Request) -> AppContext:

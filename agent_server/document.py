@@ -265,3 +265,32 @@ def apply_settings_patch(
     if agent is old_agent and misc is document["misc_settings"]:
         return document
     return {**document, "agent_settings": agent, "misc_settings": misc}
+
+
+def with_server(document: Document, name: str, config: dict[str, Any] | None) -> Document:
+    """The document with one user server set (or removed, for None); the rest shared as it was."""
+    agent = document["agent_settings"]
+    mcp = agent.get("mcp_config") or {}
+    servers = dict(mcp_servers(document))
+    if config is None:
+        servers.pop(name, None)
+    else:
+        servers[name] = config
+    return {
+        **document,
+        "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": servers}},
+    }
+
+
+def resolve_server(
+    config: Any, stored: dict[str, Any] | None, cipher: SecretCipher
+) -> dict[str, Any]:
+    """A server config ready to store: validated, its secrets resolved against the stored ones."""
+    errors = validate_server(config)
+    if errors:
+        raise InvalidSettings(errors)
+    resolver = SecretResolver(cipher)
+    resolved = resolver.server(config, stored, ())
+    if resolver.errors:
+        raise InvalidSettings(resolver.errors)
+    return resolved

@@ -2,6 +2,6 @@
 
 from starlette.routing import BaseRoute
 
-from agent_server.routes import health, settings
+from agent_server.routes import health, mcp_servers, settings
 
-routes: list[BaseRoute] = [*health.routes, *settings.routes]
+routes: list[BaseRoute] = [*health.routes, *settings.routes, *mcp_servers.routes]

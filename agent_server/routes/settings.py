@@ -69,9 +69,23 @@ def _patch_body(body: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, 
     return diffs[0], diffs[1]
 
 
+def _reject_managed(ctx: AppContext, agent_diff: dict[str, Any] | None) -> None:
+    """A managed server name stays the administrator's, on this path too."""
+    mcp = (agent_diff or {}).get("mcp_config")
+    servers = mcp.get("mcpServers") if isinstance(mcp, dict) else None
+    if isinstance(servers, dict):
+        for name in sorted(set(servers) & set(ctx.servers.managed)):
+            raise HTTPException(
+                403,
+                f"MCP server {name!r} is managed by the administrator's configuration "
+                "and cannot be changed through the API",
+            )
+
+
 async def patch_settings(request: Request) -> JSONResponse:
     ctx = context(request)
     agent_diff, misc_diff = _patch_body(await read_json_object(request))
+    _reject_managed(ctx, agent_diff)
     document = await run_in_threadpool(
         ctx.store.update,
         lambda current: apply_settings_patch(current, agent_diff, misc_diff, ctx.cipher),

@@ -1,0 +1,189 @@
+"""Each MCP server as its own resource under /api/settings/mcp-servers, with ETags.
+
+A write runs its checks inside the store's lock, against the document it is about to change, in
+the order the API promises: agent kind, managed, existence, preconditions, then the body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from agent_server.bodies import read_json_object
+from agent_server.context import AppContext, context
+from agent_server.document import (
+    SERVER_NAME_RULE,
+    Document,
+    agent_kind,
+    is_valid_server_name,
+    merge_patch,
+    resolve_server,
+    with_server,
+)
+from agent_server.preconditions import Preconditions
+from agent_server.routes.settings import expose_mode
+from agent_server.secrets import log_plaintext_served
+from sdk.models import MCPServerListResponse, MCPServerResponse
+
+PREFIX = "/api/settings/mcp-servers"
+WRONG_KIND = (
+    "MCP servers need the openhands agent kind, and this agent's kind is {kind!r}; switch with "
+    'PATCH /api/settings {{"agent_settings_diff": {{"agent_kind": "openhands"}}}}'
+)
+MANAGED = (
+    "MCP server {name!r} is managed by the administrator's configuration and cannot be "
+    "changed through the API"
+)
+
+
+def server_name(request: Request) -> str:
+    name: str = request.path_params["name"]
+    if not is_valid_server_name(name):
+        raise HTTPException(400, f"invalid MCP server name: {SERVER_NAME_RULE}")
+    return name
+
+
+def preconditions(request: Request) -> Preconditions:
+    return Preconditions(
+        if_match=request.headers.get("if-match"),
+        if_none_match=request.headers.get("if-none-match"),
+    )
+
+
+def not_found(name: str) -> HTTPException:
+    return HTTPException(404, f"no MCP server named {name!r}")
+
+
+def etag_header(etag: str | None) -> dict[str, str] | None:
+    return {"ETag": etag} if etag else None
+
+
+async def list_servers(request: Request) -> Response:
+    ctx = context(request)
+    catalog = ctx.servers
+    found = catalog.all(ctx.store.read())
+    listing = MCPServerListResponse(
+        servers=[catalog.summary(name, *found[name]) for name in sorted(found)]
+    ).model_dump(mode="json")
+    etag = catalog.signer.etag(listing)
+    if preconditions(request).evaluate(etag, safe=True):
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(listing, headers={"ETag": etag})
+
+
+async def get_server(request: Request) -> Response:
+    ctx = context(request)
+    name = server_name(request)
+    mode = expose_mode(request)
+    found = ctx.servers.find(ctx.store.read(), name)
+    if found is None:
+        raise not_found(name)
+    source, config = found
+    etag = ctx.servers.etag(config)
+    status = preconditions(request).evaluate(etag, safe=True)
+    if status == 304:
+        return Response(status_code=304, headers={"ETag": etag})
+    if status == 412:
+        raise HTTPException(412, "If-Match does not match the server's ETag", etag_header(etag))
+    body = MCPServerResponse(
+        name=name, source=source, etag=etag, config=ctx.servers.view(config, mode)
+    )
+    if mode == "plaintext":
+        log_plaintext_served(f"MCP server {name!r}")
+    return JSONResponse(body.model_dump(), headers={"ETag": etag})
+
+
+class ServerWrite:
+    """One PUT, PATCH or DELETE of a server, applied to the document inside the store's lock."""
+
+    def __init__(self, ctx: AppContext, request: Request, name: str) -> None:
+        self.ctx = ctx
+        self.method = request.method
+        self.name = name
+        self.preconditions = preconditions(request)
+        self.body: Any = None
+        self.body_error: HTTPException | None = None
+        self.created = False
+        self.result: dict[str, Any] | None = None
+
+    async def read_body(self, request: Request) -> None:
+        """Read the body now, but report a bad one only where validation comes in the order."""
+        try:
+            self.body = await read_json_object(request)
+        except HTTPException as exc:
+            self.body_error = exc
+
+    def __call__(self, document: Document) -> Document:
+        kind = agent_kind(document["agent_settings"])
+        if kind != "openhands":
+            raise HTTPException(409, WRONG_KIND.format(kind=kind))
+        if self.name in self.ctx.servers.managed:
+            raise HTTPException(403, MANAGED.format(name=self.name))
+        found = self.ctx.servers.find(document, self.name)
+        stored = found[1] if found else None
+        if stored is None and self.method != "PUT":
+            raise not_found(self.name)
+        self._check_preconditions(stored)
+        if self.body_error is not None:
+            raise self.body_error
+        if self.method == "DELETE":
+            return with_server(document, self.name, None)
+        config = merge_patch(stored, self.body) if self.method == "PATCH" else self.body
+        self.result = resolve_server(config, stored, self.ctx.cipher)
+        self.created = stored is None
+        if self.result == stored:
+            self.result = stored
+            return document
+        return with_server(document, self.name, self.result)
+
+    def _check_preconditions(self, stored: dict[str, Any] | None) -> None:
+        current = self.ctx.servers.etag(stored) if stored is not None else None
+        if not self.preconditions.given and self.ctx.config.require_preconditions:
+            raise HTTPException(
+                428,
+                "this server requires a precondition on writes: send If-Match with the ETag "
+                "you last read, or If-None-Match: * to create",
+                etag_header(current),
+            )
+        if self.preconditions.evaluate(current, safe=False):
+            raise HTTPException(
+                412,
+                "the precondition failed: the server changed since you read it, or it "
+                "exists / does not exist contrary to If-Match / If-None-Match",
+                etag_header(current),
+            )
+
+
+async def write_server(request: Request) -> Response:
+    ctx = context(request)
+    write = ServerWrite(ctx, request, server_name(request))
+    if request.method != "DELETE":
+        await write.read_body(request)
+    await run_in_threadpool(ctx.store.update, write)
+    if write.result is None:
+        return Response(status_code=204)
+    etag = ctx.servers.etag(write.result)
+    body = MCPServerResponse(
+        name=write.name,
+        source="user",
+        etag=etag,
+        config=ctx.servers.view(write.result, "redacted"),
+    )
+    headers = {"ETag": etag}
+    if write.created:
+        headers["Location"] = f"{PREFIX}/{write.name}"
+    return JSONResponse(
+        body.model_dump(), status_code=201 if write.created else 200, headers=headers
+    )
+
+
+routes = [
+    Route(PREFIX, list_servers, methods=["GET"]),
+    Route(PREFIX + "/{name}", get_server, methods=["GET"]),
+    Route(PREFIX + "/{name}", write_server, methods=["PUT", "PATCH", "DELETE"]),
+]

@@ -1,0 +1,76 @@
+"""MCP servers as named resources: user servers from the document, managed ones from the admin.
+
+Knows where a server comes from, how it reads in each expose mode, its summary and its ETag.
+ETags are remembered per stored config object: the store shares unchanged servers between
+versions, so after a write only the changed server is hashed again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from agent_server.document import Document, agent_kind, mcp_servers, server_transport_kind
+from agent_server.preconditions import ETagSigner
+from agent_server.secrets import SecretCipher, map_server_secrets, view_fn
+from sdk.models import ExposeMode, MCPServerSummary
+
+Source = Literal["user", "managed"]
+_ETAG_CACHE_LIMIT = 100_000
+
+
+class ServerCatalog:
+    def __init__(
+        self, signer: ETagSigner, cipher: SecretCipher, managed: dict[str, dict[str, Any]]
+    ) -> None:
+        self.signer = signer
+        self.cipher = cipher
+        self.managed = managed
+        self._etags: dict[int, tuple[dict[str, Any], str]] = {}
+
+    def all(self, document: Document) -> dict[str, tuple[Source, dict[str, Any]]]:
+        """Every server by name; a managed server hides a user server of the same name."""
+        if agent_kind(document["agent_settings"]) != "openhands":
+            return {}
+        found: dict[str, tuple[Source, dict[str, Any]]] = {
+            name: ("user", config) for name, config in mcp_servers(document).items()
+        }
+        found.update((name, ("managed", config)) for name, config in self.managed.items())
+        return found
+
+    def find(self, document: Document, name: str) -> tuple[Source, dict[str, Any]] | None:
+        if agent_kind(document["agent_settings"]) != "openhands":
+            return None
+        if name in self.managed:
+            return "managed", self.managed[name]
+        config = mcp_servers(document).get(name)
+        return ("user", config) if config is not None else None
+
+    def etag(self, config: dict[str, Any]) -> str:
+        cached = self._etags.get(id(config))
+        if cached is not None and cached[0] is config:
+            return cached[1]
+        etag = self.signer.etag(self.view(config, "plaintext"))
+        if len(self._etags) >= _ETAG_CACHE_LIMIT:
+            self._etags.clear()
+        self._etags[id(config)] = (config, etag)
+        return etag
+
+    def view(self, config: dict[str, Any], mode: ExposeMode) -> dict[str, Any]:
+        return map_server_secrets(config, view_fn(mode, self.cipher))
+
+    def summary(self, name: str, source: Source, config: dict[str, Any]) -> MCPServerSummary:
+        transport = config.get("transport", config.get("type"))
+        return MCPServerSummary(
+            name=name,
+            source=source,
+            transport_kind="stdio" if server_transport_kind(config) == "stdio" else "remote",
+            transport=transport if isinstance(transport, str) else None,
+            enabled=config.get("enabled", True) is not False,
+            description=_string_or_none(config.get("description")),
+            icon=_string_or_none(config.get("icon")),
+            etag=self.etag(config),
+        )
+
+
+def _string_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
