@@ -17,8 +17,9 @@ from agent_server.config import ENV_PREVIOUS_KEYS, ENV_SECRET_KEY, Config, load_
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
 from agent_server.managed import load_managed_servers
+from agent_server.openapi import build_openapi
 from agent_server.preconditions import ETagSigner, load_etag_key
-from agent_server.routes import routes
+from agent_server.routes import operations, routes
 from agent_server.secrets import SecretCipher, agent_secret_values
 from agent_server.servers import ServerCatalog
 from agent_server.store import SettingsStore, ensure_home
@@ -128,6 +129,7 @@ def create_app(config: Config) -> Starlette:
             SecretUnavailable: _unavailable,
         },
     )
+    app.state.openapi = build_openapi(app.routes, operations)
     app.state.context = AppContext(config=config, store=store, cipher=cipher, servers=servers)
     return app
 

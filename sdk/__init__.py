@@ -21,6 +21,7 @@ from sdk.models import (
     SettingsPatch,
     SettingsResponse,
     StdioServerConfig,
+    ValidationErrorBody,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "SettingsPatch",
     "SettingsResponse",
     "StdioServerConfig",
+    "ValidationErrorBody",
 ]

@@ -119,6 +119,12 @@ class ErrorBody(BaseModel):
     detail: str | list[FieldError]
 
 
+class ValidationErrorBody(BaseModel):
+    """A 422: one entry per invalid field. A value that failed is never echoed."""
+
+    detail: list[FieldError]
+
+
 class MCPServerSummary(BaseModel):
     name: str
     source: Literal["user", "managed"]

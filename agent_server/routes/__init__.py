@@ -1,7 +1,12 @@
-"""The route table: one module per resource."""
+"""The route table, one module per resource, and the OpenAPI operation of every route."""
 
 from starlette.routing import BaseRoute
 
-from agent_server.routes import health, mcp_servers, settings
+from agent_server.openapi import Operation
+from agent_server.routes import health, mcp_servers, openapi, settings
 
-routes: list[BaseRoute] = [*health.routes, *settings.routes, *mcp_servers.routes]
+_modules = (health, openapi, settings, mcp_servers)
+routes: list[BaseRoute] = [route for module in _modules for route in module.routes]
+operations: dict[tuple[str, str], Operation] = {
+    key: op for module in _modules for key, op in module.operations.items()
+}

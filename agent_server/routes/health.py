@@ -6,9 +6,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from agent_server.openapi import Operation, Reply
+from sdk.models import HealthResponse
+
 
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
 routes = [Route("/health", health, methods=["GET"])]
+
+operations = {
+    ("/health", "GET"): Operation(
+        operation_id="get_health",
+        summary="Liveness",
+        description="200 once the server can serve. Needs no session API key.",
+        responses={200: Reply(HealthResponse)},
+        tags=("health",),
+        secured=False,
+    ),
+}

@@ -25,10 +25,17 @@ from agent_server.document import (
     resolve_server,
     with_server,
 )
+from agent_server.openapi import Operation, Reply, errors
 from agent_server.preconditions import Preconditions
 from agent_server.routes.settings import expose_mode
 from agent_server.secrets import log_plaintext_served
-from sdk.models import MCPServerListResponse, MCPServerResponse
+from sdk.models import (
+    ErrorBody,
+    MCPServerListResponse,
+    MCPServerResponse,
+    RemoteServerConfig,
+    StdioServerConfig,
+)
 
 PREFIX = "/api/settings/mcp-servers"
 WRONG_KIND = (
@@ -187,3 +194,92 @@ routes = [
     Route(PREFIX + "/{name}", get_server, methods=["GET"]),
     Route(PREFIX + "/{name}", write_server, methods=["PUT", "PATCH", "DELETE"]),
 ]
+
+ITEM = PREFIX + "/{name}"
+_NAME = {"name": "The server's name: 1 to 128 of letters, digits and _ . @ : -"}
+_CONDITIONAL = ("If-Match", "If-None-Match")
+_SERVER = Reply(MCPServerResponse, headers=("ETag",), description="The server, redacted.")
+_CONFIG_TEXT = (
+    "A server entry in fastmcp's MCPConfig shape: stdio (command, args, env) or remote (url, "
+    "headers, auth). Unknown fields are kept. A secret given as `**********` keeps the stored "
+    "value."
+)
+operations = {
+    (PREFIX, "GET"): Operation(
+        operation_id="list_mcp_servers",
+        summary="List MCP servers",
+        description="Summaries sorted by name; never a secret. The ETag covers the whole list.",
+        request_headers=("If-None-Match",),
+        responses={
+            200: Reply(MCPServerListResponse, headers=("ETag",)),
+            304: Reply(headers=("ETag",)),
+            **errors(401, 503),
+        },
+        tags=("mcp-servers",),
+    ),
+    (ITEM, "GET"): Operation(
+        operation_id="get_mcp_server",
+        summary="Read one MCP server",
+        description="Secrets read as X-Expose-Secrets says (redacted by default).",
+        path_params=_NAME,
+        request_headers=("X-Expose-Secrets", *_CONDITIONAL),
+        responses={
+            200: Reply(MCPServerResponse, headers=("ETag",)),
+            304: Reply(headers=("ETag",)),
+            **errors(400, 401, 404),
+            412: Reply(ErrorBody, headers=("ETag",)),
+            503: Reply(ErrorBody),
+        },
+        tags=("mcp-servers",),
+    ),
+    (ITEM, "PUT"): Operation(
+        operation_id="put_mcp_server",
+        summary="Create or replace one MCP server",
+        description="201 with Location when it creates, 200 when it replaces.",
+        path_params=_NAME,
+        request_headers=_CONDITIONAL,
+        request=(StdioServerConfig, RemoteServerConfig),
+        request_description=_CONFIG_TEXT,
+        responses={
+            200: _SERVER,
+            201: Reply(MCPServerResponse, headers=("ETag", "Location")),
+            **errors(400, 401, 403, 409),
+            412: Reply(ErrorBody, headers=("ETag",)),
+            **errors(413, 415, 422, 428, 503),
+        },
+        tags=("mcp-servers",),
+    ),
+    (ITEM, "PATCH"): Operation(
+        operation_id="patch_mcp_server",
+        summary="Change one MCP server with a JSON Merge Patch",
+        description=(
+            'RFC 7396 merge into the stored config: {"env": {"A": null}} deletes one variable, '
+            '{"env": {"B": "x"}} sets one; the others stay. Never creates.'
+        ),
+        path_params=_NAME,
+        request_headers=_CONDITIONAL,
+        request={"type": "object", "additionalProperties": True},
+        request_description="A JSON Merge Patch of the server's config.",
+        responses={
+            200: _SERVER,
+            **errors(400, 401, 403, 404, 409),
+            412: Reply(ErrorBody, headers=("ETag",)),
+            **errors(413, 415, 422, 428, 503),
+        },
+        tags=("mcp-servers",),
+    ),
+    (ITEM, "DELETE"): Operation(
+        operation_id="delete_mcp_server",
+        summary="Delete one MCP server",
+        description="204 with no body.",
+        path_params=_NAME,
+        request_headers=_CONDITIONAL,
+        responses={
+            204: Reply(),
+            **errors(400, 401, 403, 404, 409),
+            412: Reply(ErrorBody, headers=("ETag",)),
+            **errors(428, 503),
+        },
+        tags=("mcp-servers",),
+    ),
+}

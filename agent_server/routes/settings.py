@@ -14,6 +14,7 @@ from agent_server.bodies import read_json_object
 from agent_server.context import AppContext, context
 from agent_server.document import Document, apply_settings_patch
 from agent_server.errors import InvalidSettings, field_error
+from agent_server.openapi import Operation, Reply, errors
 from agent_server.secrets import log_plaintext_served, map_agent_secrets, parse_expose_mode, view_fn
 from sdk.models import ExposeMode, SettingsPatch, SettingsResponse
 
@@ -97,3 +98,29 @@ routes = [
     Route("/api/settings", get_settings, methods=["GET"]),
     Route("/api/settings", patch_settings, methods=["PATCH"]),
 ]
+
+operations = {
+    ("/api/settings", "GET"): Operation(
+        operation_id="get_settings",
+        summary="Read the whole settings document",
+        description="Secrets read as X-Expose-Secrets says (redacted by default).",
+        request_headers=("X-Expose-Secrets",),
+        responses={200: Reply(SettingsResponse), **errors(400, 401, 503)},
+        tags=("settings",),
+    ),
+    ("/api/settings", "PATCH"): Operation(
+        operation_id="patch_settings",
+        summary="Change the settings document with JSON Merge Patch diffs",
+        description=(
+            "RFC 7396 merge of agent_settings_diff and/or misc_settings_diff: objects merge, "
+            "null deletes, arrays and scalars replace. A secret given as `**********` keeps the "
+            "stored value; a token from an encrypted read is taken as its plaintext. A diff that "
+            "changes agent_kind starts from the new kind's defaults. Answers the new document, "
+            "redacted."
+        ),
+        request=SettingsPatch,
+        request_description="At least one of the two diffs.",
+        responses={200: Reply(SettingsResponse), **errors(400, 401, 403, 413, 415, 422, 503)},
+        tags=("settings",),
+    ),
+}

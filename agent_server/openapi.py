@@ -1,0 +1,201 @@
+"""The OpenAPI 3.1 document, built from the route table and the sdk models.
+
+Each route module declares an `Operation` for every (path, method) it serves; the builder walks
+the app's routes and refuses a route that has none, so the document cannot drift from the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.routing import BaseRoute, Route
+
+from sdk.models import ErrorBody, ValidationErrorBody
+
+SchemaRef = type[BaseModel] | tuple[type[BaseModel], ...] | dict[str, Any]
+"""A model, one of several models (oneOf), or a literal JSON schema."""
+
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    304: "Not Modified: the representation matches If-None-Match",
+    400: "Bad request: the detail says what to fix",
+    401: "Missing or wrong X-Session-API-Key",
+    403: "The server is managed by the administrator's configuration",
+    404: "Not found",
+    409: "MCP servers need the openhands agent kind",
+    412: "Precondition failed: the ETag header carries the current ETag when the server exists",
+    413: "The body is larger than 1 MiB",
+    415: "The body must be JSON (Content-Type: application/json)",
+    422: "Invalid fields: the detail lists each field's location and message",
+    428: "Precondition required: send If-Match or If-None-Match",
+    503: "settings.json is unusable, or a stored secret cannot be decrypted",
+}
+
+HEADERS = {
+    "If-Match": (
+        "Strong comparison against the current ETag; `*` matches an existing resource; "
+        "comma-separated lists are allowed and weak tags never match."
+    ),
+    "If-None-Match": (
+        "Weak comparison against the current ETag; `*` matches when the resource does not "
+        "exist. On GET a match answers 304, on writes 412."
+    ),
+    "X-Expose-Secrets": (
+        "How secret values read: `redacted` (default, each reads `**********`), `encrypted` "
+        "(the Fernet tokens, accepted back on writes) or `plaintext`."
+    ),
+}
+_HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "X-Expose-Secrets": {"type": "string", "enum": ["redacted", "encrypted", "plaintext"]},
+}
+RESPONSE_HEADERS = {
+    "ETag": "The strong ETag of the resource as it is now.",
+    "Location": "The URL of the created resource.",
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    model: SchemaRef | None = None
+    headers: tuple[str, ...] = ()
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    summary: str
+    description: str
+    responses: dict[int, Reply]
+    request: SchemaRef | None = None
+    request_description: str = ""
+    request_headers: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    secured: bool = True
+    path_params: dict[str, str] = field(default_factory=dict)
+
+
+def errors(*statuses: int) -> dict[int, Reply]:
+    """Error replies: 422 with field errors, the rest with a detail string."""
+    return {s: Reply(ValidationErrorBody if s == 422 else ErrorBody) for s in statuses}
+
+
+class _Schemas:
+    """Collects the models an API refers to into components/schemas."""
+
+    def __init__(self) -> None:
+        self.models: list[tuple[type[BaseModel], str]] = []
+
+    def ref(self, schema: SchemaRef, mode: str) -> dict[str, Any]:
+        if isinstance(schema, dict):
+            return schema
+        if isinstance(schema, tuple):
+            return {"oneOf": [self.ref(model, mode) for model in schema]}
+        self.models.append((schema, mode))
+        return {"$ref": f"#/components/schemas/{schema.__name__}"}
+
+    def components(self) -> dict[str, Any]:
+        _, defs = models_json_schema(
+            [(m, mode) for m, mode in self.models],  # type: ignore[misc]
+            ref_template="#/components/schemas/{model}",
+        )
+        return dict(sorted(defs.get("$defs", {}).items()))
+
+
+def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "description": op.description,
+    }
+    if op.tags:
+        out["tags"] = list(op.tags)
+    parameters = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": text,
+            "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.@:-]{1,128}$"},
+        }
+        for name, text in op.path_params.items()
+    ]
+    parameters += [
+        {
+            "name": header,
+            "in": "header",
+            "required": False,
+            "description": HEADERS[header],
+            "schema": _HEADER_SCHEMAS.get(header, {"type": "string"}),
+        }
+        for header in op.request_headers
+    ]
+    if parameters:
+        out["parameters"] = parameters
+    if op.request is not None:
+        out["requestBody"] = {
+            "required": True,
+            "description": op.request_description,
+            "content": {"application/json": {"schema": schemas.ref(op.request, "validation")}},
+        }
+    responses: dict[str, Any] = {}
+    for status, reply in sorted(op.responses.items()):
+        body: dict[str, Any] = {"description": reply.description or STATUS_TEXT[status]}
+        if reply.model is not None:
+            body["content"] = {
+                "application/json": {"schema": schemas.ref(reply.model, "serialization")}
+            }
+        if reply.headers:
+            body["headers"] = {
+                h: {"description": RESPONSE_HEADERS[h], "schema": {"type": "string"}}
+                for h in reply.headers
+            }
+        responses[str(status)] = body
+    out["responses"] = responses
+    if not op.secured:
+        out["security"] = []
+    return out
+
+
+def build_openapi(
+    routes: list[BaseRoute], operations: dict[tuple[str, str], Operation]
+) -> dict[str, Any]:
+    schemas = _Schemas()
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            op = operations.get((route.path, method))
+            if op is None:
+                raise LookupError(f"{method} {route.path} has no OpenAPI operation")
+            paths.setdefault(route.path, {})[method.lower()] = _operation(op, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Agent settings server",
+            "version": "1",
+            "description": (
+                "One settings document per agent, with every secret encrypted at rest, served "
+                "whole (/api/settings) and as one resource per MCP server with ETags."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas.components(),
+            "securitySchemes": {
+                "SessionAPIKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Session-API-Key",
+                    "description": "Needed on every /api/ route when session API keys are set.",
+                }
+            },
+        },
+        "security": [{"SessionAPIKey": []}],
+    }

@@ -1,0 +1,27 @@
+"""GET /openapi.json: the document the app built from its own route table at start."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from agent_server.openapi import Operation, Reply
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.state.openapi)
+
+
+routes = [Route("/openapi.json", openapi, methods=["GET"])]
+
+operations = {
+    ("/openapi.json", "GET"): Operation(
+        operation_id="get_openapi",
+        summary="This OpenAPI document",
+        description="Built from the route table and the sdk models. Needs no session API key.",
+        responses={200: Reply({"type": "object"})},
+        tags=("meta",),
+        secured=False,
+    ),
+}
