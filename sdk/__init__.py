@@ -1,5 +1,18 @@
-"""Client-side package of the agent settings service: wire models (and later the client)."""
+"""The agent settings API from Python: wire models, typed clients and typed errors."""
 
+from sdk.client import AsyncSettingsClient, SettingsClient
+from sdk.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    NotModified,
+    PreconditionFailed,
+    PreconditionRequired,
+    SettingsAPIError,
+    Unauthorized,
+    ValidationFailed,
+)
 from sdk.models import (
     EXPOSE_MODES,
     MASK,
@@ -30,9 +43,13 @@ __all__ = [
     "SERVER_NAME_PATTERN",
     "ACPAgentSettings",
     "AgentSettings",
+    "AsyncSettingsClient",
+    "BadRequest",
+    "Conflict",
     "ErrorBody",
     "ExposeMode",
     "FieldError",
+    "Forbidden",
     "HealthResponse",
     "LLMSettings",
     "MCPConfig",
@@ -40,10 +57,18 @@ __all__ = [
     "MCPServerListResponse",
     "MCPServerResponse",
     "MCPServerSummary",
+    "NotFound",
+    "NotModified",
     "OpenHandsAgentSettings",
+    "PreconditionFailed",
+    "PreconditionRequired",
     "RemoteServerConfig",
+    "SettingsAPIError",
+    "SettingsClient",
     "SettingsPatch",
     "SettingsResponse",
     "StdioServerConfig",
+    "Unauthorized",
     "ValidationErrorBody",
+    "ValidationFailed",
 ]

@@ -1,0 +1,61 @@
+"""What each client call sends and how its answer is read; shared by the sync and async clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from sdk.errors import ERRORS_BY_STATUS, SettingsAPIError
+from sdk.models import ExposeMode
+
+SERVERS = "/api/settings/mcp-servers"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+
+
+def conditional(
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+    expose: ExposeMode | None = None,
+) -> dict[str, str]:
+    headers = {}
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    if if_none_match is not None:
+        headers["If-None-Match"] = if_none_match
+    if expose is not None:
+        headers["X-Expose-Secrets"] = expose
+    return headers
+
+
+def server_path(name: str) -> str:
+    return f"{SERVERS}/{quote(name, safe='')}"
+
+
+def body(value: Any) -> Any:
+    """A JSON body from a model (its fields as given, unknown ones too) or plain JSON."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_unset=True)
+    return value
+
+
+def check(response: httpx.Response) -> httpx.Response:
+    """The response if it succeeded, else the typed error of its status."""
+    if response.status_code < 300:
+        return response
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = response.text or response.reason_phrase
+    error = ERRORS_BY_STATUS.get(response.status_code, SettingsAPIError)
+    raise error(response.status_code, detail, etag=response.headers.get("etag"))
