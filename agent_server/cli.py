@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent_server import mcp_commands
 from agent_server.config import (
     ENV_PREVIOUS_KEYS,
     ENV_SECRET_KEY,
@@ -166,6 +167,8 @@ def parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("--home", help="the settings folder (env AGENT_SERVER_HOME)")
     rotate.set_defaults(func=rotate_key)
+
+    mcp_commands.add_parser(commands)
     return root
 
 

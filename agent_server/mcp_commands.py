@@ -1,0 +1,203 @@
+"""`agent-server mcp ...`: MCP servers from a terminal or a script, through the sdk client.
+
+People get a table; scripts pass --json. Each error class exits with its own code, so a script
+can tell a lost race (412) from a typo (422) without reading the message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+import httpx
+
+from sdk import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    SettingsAPIError,
+    SettingsClient,
+    Unauthorized,
+    ValidationFailed,
+)
+from sdk.models import EXPOSE_MODES, MCPServerResponse
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+EXIT_API_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_CODES: list[tuple[type[SettingsAPIError], int]] = [
+    (BadRequest, 10),
+    (Unauthorized, 11),
+    (Forbidden, 12),
+    (NotFound, 13),
+    (Conflict, 14),
+    (PreconditionFailed, 15),
+    (ValidationFailed, 16),
+    (PreconditionRequired, 17),
+]
+EXIT_HELP = "\n".join(
+    [
+        "exit codes:",
+        "  0   done",
+        f"  {EXIT_API_ERROR}   any other error answer (5xx, 413, 415, ...)",
+        f"  {EXIT_USAGE}   bad command line, or an unreadable FILE",
+        f"  {EXIT_UNREACHABLE}   the server cannot be reached",
+        *(f"  {code}  {e.__name__} ({(e.__doc__ or '').split(':')[0]})" for e, code in EXIT_CODES),
+    ]
+)
+
+
+def add_parser(commands: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url",
+        default=os.environ.get("AGENT_SERVER_URL", DEFAULT_URL),
+        help=f"the server (env AGENT_SERVER_URL; default {DEFAULT_URL})",
+    )
+    common.add_argument(
+        "--api-key",
+        default=os.environ.get("AGENT_SERVER_API_KEY"),
+        help="a session API key (env AGENT_SERVER_API_KEY)",
+    )
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    mcp = commands.add_parser(
+        "mcp",
+        help="list and edit MCP servers on a running server",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = mcp.add_subparsers(dest="action", required=True)
+
+    def action(name: str, text: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = actions.add_parser(
+            name,
+            help=text,
+            parents=[common],
+            epilog=EXIT_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        return sub
+
+    action("list", "list the servers")
+    get = action("get", "show one server")
+    get.add_argument("name")
+    get.add_argument("--expose", choices=EXPOSE_MODES, help="how secrets read (default redacted)")
+    put = action("put", "create or replace a server from a JSON FILE (- for stdin)")
+    patch = action("patch", "merge a JSON Merge Patch FILE (- for stdin) into a server")
+    for sub in (put, patch):
+        sub.add_argument("name")
+        sub.add_argument("file")
+    put.add_argument("--create", action="store_true", help="only create (If-None-Match: *)")
+    delete = action("delete", "delete a server")
+    enable = action("enable", "set enabled: true")
+    disable = action("disable", "set enabled: false")
+    for sub in (delete, enable, disable):
+        sub.add_argument("name")
+    for sub in (put, patch, delete, enable, disable):
+        sub.add_argument("--if-match", help="the ETag you last read")
+    mcp.set_defaults(func=run)
+
+
+def _read_json(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()  # noqa: SIM115
+        return json.loads(text)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"{path} is not valid JSON: {exc}") from None
+
+
+class UsageError(Exception):
+    pass
+
+
+def _print_server(server: MCPServerResponse, as_json: bool) -> None:
+    if as_json:
+        print(server.model_dump_json())
+        return
+    print(f"{server.name}  ({server.source})  etag {server.etag}")
+    print(json.dumps(server.config, indent=2, ensure_ascii=False))
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _act(client: SettingsClient, args: argparse.Namespace) -> None:
+    servers = client.mcp_servers
+    if args.action == "list":
+        listing = servers.list()
+        if args.json:
+            print(listing.model_dump_json())
+            return
+        rows = [["NAME", "SOURCE", "KIND", "TRANSPORT", "ENABLED", "DESCRIPTION"]]
+        rows += [
+            [
+                s.name,
+                s.source,
+                s.transport_kind,
+                s.transport or "-",
+                "yes" if s.enabled else "no",
+                s.description or "",
+            ]
+            for s in listing.servers
+        ]
+        print(_table(rows) if listing.servers else "no MCP servers")
+    elif args.action == "get":
+        _print_server(servers.get(args.name, expose=args.expose), args.json)
+    elif args.action == "put":
+        config = _read_json(args.file)
+        if_none_match = "*" if args.create else None
+        result = servers.put(args.name, config, if_match=args.if_match, if_none_match=if_none_match)
+        _print_server(result, args.json)
+    elif args.action == "patch":
+        result = servers.patch(args.name, _read_json(args.file), if_match=args.if_match)
+        _print_server(result, args.json)
+    elif args.action == "delete":
+        servers.delete(args.name, if_match=args.if_match)
+        print(json.dumps({"deleted": args.name}) if args.json else f"deleted {args.name}")
+    else:
+        enabled = args.action == "enable"
+        result = servers.patch(args.name, {"enabled": enabled}, if_match=args.if_match)
+        _print_server(result, args.json)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        with SettingsClient(args.url, api_key=args.api_key) as client:
+            _act(client, args)
+    except UsageError as exc:
+        print(f"agent-server: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except httpx.TransportError as exc:
+        print(f"agent-server: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except SettingsAPIError as exc:
+        if args.json:
+            print(json.dumps({"status": exc.status_code, "detail": exc.detail}), file=sys.stderr)
+        else:
+            print(f"agent-server: {exc.status_code}: {_detail_text(exc.detail)}", file=sys.stderr)
+        return next((code for error, code in EXIT_CODES if isinstance(exc, error)), EXIT_API_ERROR)
+    return 0
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, list):
+        return "; ".join(
+            ".".join(str(p) for p in e.get("loc", [])) + ": " + str(e.get("msg", ""))
+            for e in detail
+            if isinstance(e, dict)
+        )
+    return str(detail)
