@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 HOME_DIR ?= $(HOME)/.agent_server
 
-.PHONY: run test lint format install dev clean
+.PHONY: run test lint format install dev clean openapi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict sdk
+
+openapi: install
+	$(BIN)/python -m agent_server.reference docs
 
 format: dev
 	$(BIN)/ruff format .
