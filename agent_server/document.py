@@ -116,6 +116,28 @@ def server_transport_kind(config: dict[str, Any]) -> str:
     return "remote"
 
 
+def _check_secret_maps(
+    config: dict[str, Any], prefix: Loc, sections: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """env and headers hold secrets on every kind of server, so their values must be strings."""
+    errors = []
+    for section in sections:
+        values = config.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            errors.append(
+                field_error((*prefix, section), "must be an object of strings", "dict_type")
+            )
+            continue
+        errors.extend(
+            field_error((*prefix, section, key), "must be a string", "string_type")
+            for key, value in values.items()
+            if not isinstance(value, str)
+        )
+    return errors
+
+
 def validate_server(config: Any, prefix: Loc = ()) -> list[dict[str, Any]]:
     """Errors that keep `config` from being a valid fastmcp server entry."""
     if not isinstance(config, dict):
@@ -137,8 +159,11 @@ def validate_server(config: Any, prefix: Loc = ()) -> list[dict[str, Any]]:
             )
         ]
     if server_transport_kind(config) == "stdio":
-        return _check_model(StdioServerConfig, config, prefix)
+        return _check_model(StdioServerConfig, config, prefix) + _check_secret_maps(
+            config, prefix, ("headers",)
+        )
     errors = _check_model(RemoteServerConfig, config, prefix)
+    errors += _check_secret_maps(config, prefix, ("env",))
     url = config.get("url")
     if isinstance(url, str):
         parts = urlsplit(url)
@@ -250,7 +275,10 @@ def apply_settings_patch(
     old_agent = document["agent_settings"]
     agent = old_agent
     if agent_diff is not None:
+        # A missing agent_kind keeps the kind; null deletes it, which means the default kind.
         new_kind = agent_diff.get("agent_kind", agent_kind(old_agent))
+        if new_kind is None:
+            new_kind = "openhands"
         base = old_agent
         if new_kind != agent_kind(old_agent):
             base = default_agent_settings(new_kind if isinstance(new_kind, str) else "openhands")
