@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -40,6 +41,10 @@ def _check_values(value: Any) -> None:
                 raise HTTPException(
                     400, "the body holds a string with an unpaired UTF-16 surrogate"
                 )
+            if isinstance(item, int) and not -(2**63) <= item < 2**64:
+                raise HTTPException(400, "the body holds an integer that does not fit in 64 bits")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise HTTPException(400, "the body holds a number too large for a double")
             continue
         if depth > MAX_DEPTH:
             raise HTTPException(400, f"the body is nested deeper than {MAX_DEPTH} levels")

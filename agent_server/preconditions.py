@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_server.json_codec import dumps_canonical
 from agent_server.store import create_file_once
 
 ETAG_KEY_FILE = "etag.key"
@@ -31,17 +31,13 @@ def load_etag_key(home: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 class ETagSigner:
     def __init__(self, key: bytes) -> None:
         self._key = key
 
     def etag(self, value: Any) -> str:
         """The strong ETag (quoted) of a JSON value's canonical form."""
-        digest = hmac.new(self._key, canonical_json(value), hashlib.sha256).digest()
+        digest = hmac.new(self._key, dumps_canonical(value), hashlib.sha256).digest()
         return '"' + base64.urlsafe_b64encode(digest[:_TAG_BYTES]).decode() + '"'
 
 

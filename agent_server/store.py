@@ -24,6 +24,7 @@ from filelock import FileLock
 
 from agent_server.document import SCHEMA_VERSION, Document, default_document
 from agent_server.errors import StoreUnavailable
+from agent_server.json_codec import dumps
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def fsync_dir(folder: Path) -> None:
 
 
 def encode_document(document: Document) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return dumps(document)
 
 
 def _stamp(st: os.stat_result) -> _Stamp:

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from agent_server.bodies import read_json_object
@@ -25,6 +25,7 @@ from agent_server.document import (
     resolve_server,
     with_server,
 )
+from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Reply, errors
 from agent_server.preconditions import Preconditions
 from agent_server.routes.settings import expose_mode
@@ -80,7 +81,7 @@ async def list_servers(request: Request) -> Response:
     etag = catalog.signer.etag(listing)
     if preconditions(request).evaluate(etag, safe=True):
         return Response(status_code=304, headers={"ETag": etag})
-    return JSONResponse(listing, headers={"ETag": etag})
+    return FastJSONResponse(listing, headers={"ETag": etag})
 
 
 async def get_server(request: Request) -> Response:
@@ -102,7 +103,7 @@ async def get_server(request: Request) -> Response:
     )
     if mode == "plaintext":
         log_plaintext_served(f"MCP server {name!r}")
-    return JSONResponse(body.model_dump(), headers={"ETag": etag})
+    return FastJSONResponse(body.model_dump(), headers={"ETag": etag})
 
 
 class ServerWrite:
@@ -184,7 +185,7 @@ async def write_server(request: Request) -> Response:
     headers = {"ETag": etag}
     if write.created:
         headers["Location"] = f"{PREFIX}/{write.name}"
-    return JSONResponse(
+    return FastJSONResponse(
         body.model_dump(), status_code=201 if write.created else 200, headers=headers
     )
 

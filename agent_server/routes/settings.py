@@ -7,13 +7,13 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agent_server.bodies import read_json_object
 from agent_server.context import AppContext, context
 from agent_server.document import Document, apply_settings_patch
 from agent_server.errors import InvalidSettings, field_error
+from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Reply, errors
 from agent_server.secrets import log_plaintext_served, map_agent_secrets, parse_expose_mode, view_fn
 from sdk.models import ExposeMode, SettingsPatch, SettingsResponse
@@ -40,13 +40,13 @@ def settings_view(ctx: AppContext, document: Document, mode: ExposeMode) -> dict
     return response.model_dump()
 
 
-async def get_settings(request: Request) -> JSONResponse:
+async def get_settings(request: Request) -> FastJSONResponse:
     ctx = context(request)
     mode = expose_mode(request)
     body = settings_view(ctx, ctx.store.read(), mode)
     if mode == "plaintext":
         log_plaintext_served("the settings document")
-    return JSONResponse(body)
+    return FastJSONResponse(body)
 
 
 def _patch_body(body: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -83,7 +83,7 @@ def _reject_managed(ctx: AppContext, agent_diff: dict[str, Any] | None) -> None:
             )
 
 
-async def patch_settings(request: Request) -> JSONResponse:
+async def patch_settings(request: Request) -> FastJSONResponse:
     ctx = context(request)
     agent_diff, misc_diff = _patch_body(await read_json_object(request))
     _reject_managed(ctx, agent_diff)
@@ -91,7 +91,7 @@ async def patch_settings(request: Request) -> JSONResponse:
         ctx.store.update,
         lambda current: apply_settings_patch(current, agent_diff, misc_diff, ctx.cipher),
     )
-    return JSONResponse(settings_view(ctx, document, "redacted"))
+    return FastJSONResponse(settings_view(ctx, document, "redacted"))
 
 
 routes = [
