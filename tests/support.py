@@ -1,0 +1,174 @@
+"""Helpers the tests share: real server processes, free ports, reading the file on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+MASK = "**********"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def read_settings(home: Path) -> dict[str, Any]:
+    return json.loads((home / "settings.json").read_text())
+
+
+def secret_tokens(agent: dict[str, Any]) -> dict[tuple[str, ...], str]:
+    """Every secret slot of stored agent settings: (path...) -> token."""
+    found: dict[tuple[str, ...], str] = {}
+    llm = agent.get("llm") or {}
+    if isinstance(llm.get("api_key"), str):
+        found[("llm", "api_key")] = llm["api_key"]
+    for name, server in ((agent.get("mcp_config") or {}).get("mcpServers") or {}).items():
+        for section in ("env", "headers"):
+            for key, value in (server.get(section) or {}).items():
+                found[(name, section, key)] = value
+        if isinstance(server.get("auth"), str) and server["auth"] != "oauth":
+            found[(name, "auth")] = server["auth"]
+    return found
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for a child agent-server process, without our AGENT_SERVER_* variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SERVER_")}
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent_server", *args],
+        env=env if env is not None else cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+class ServerProcess:
+    """`python -m agent_server serve` on a free loopback port, stopped by `stop()`."""
+
+    def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = home.parent / f"server-{self.port}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agent_server",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--home",
+                str(home),
+                *args,
+            ],
+            env=env if env is not None else cli_env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> ServerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+
+
+def iter_lines(text: str) -> Iterator[str]:
+    yield from text.splitlines()
+
+
+class BareServerProcess(ServerProcess):
+    """`python -m agent_server serve --host 127.0.0.1 --port P *args`, without `--home`.
+
+    For tests of what the environment alone configures; the log goes to `log_dir`.
+    """
+
+    def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"server-{self.port}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agent_server",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *args,
+            ],
+            env=env if env is not None else cli_env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+
+def run_refused(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI where it must refuse at once; a command still running after 20 s fails."""
+    try:
+        return run_cli(*args, env=env, timeout=20)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"`agent-server {' '.join(args)}` did not exit: it ran on") from exc
+
+
+def settings_bytes(home: Path) -> bytes:
+    """The exact bytes of settings.json, to prove a request left the file alone."""
+    return (home / "settings.json").read_bytes()
+
+
+def disk_tokens(home: Path) -> dict[tuple[str, ...], str]:
+    """Every secret slot of the agent settings in settings.json on disk: (path...) -> token."""
+    return secret_tokens(read_settings(home)["agent_settings"])
