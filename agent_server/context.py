@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from agent_server.config import Config
+from agent_server.probe import ToolCache
 from agent_server.secrets import SecretCipher
 from agent_server.servers import ServerCatalog
 from agent_server.store import SettingsStore
@@ -18,6 +19,7 @@ class AppContext:
     store: SettingsStore
     cipher: SecretCipher
     servers: ServerCatalog
+    tools: ToolCache
 
 
 def context(request: Request) -> AppContext:

@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from agent_server.errors import SecretUnavailable, field_error
+from agent_server.errors import InvalidSettings, SecretUnavailable, field_error
 from sdk.models import EXPOSE_MODES, MASK, ExposeMode
 
 log = logging.getLogger(__name__)
@@ -219,3 +219,30 @@ class SecretResolver:
         return map_server_secrets(
             new, lambda loc, value: self.resolve(loc, value, stored.get(loc[len(prefix) :])), prefix
         )
+
+
+def plaintext_candidate(
+    candidate: dict[str, Any], stored: dict[str, Any] | None, cipher: SecretCipher
+) -> dict[str, Any]:
+    """A candidate config in plaintext, for a connection only (never stored).
+
+    A mask takes the stored server's secret at the same place, a token its plaintext; a mask
+    with nothing stored behind it is an InvalidSettings naming the field.
+    """
+    resolver = SecretResolver(cipher)
+    stored_slots = dict(server_secret_slots(stored))
+
+    def fill(loc: Loc, value: str) -> str:
+        if value == MASK:
+            token = stored_slots.get(loc[1:])
+            if token is None:
+                resolver.resolve(loc, value, None)  # records the error
+                return value
+            return cipher.decrypt(token)
+        opened = cipher.open(value)
+        return value if opened is None else opened
+
+    config = map_server_secrets(candidate, fill, ("config",))
+    if resolver.errors:
+        raise InvalidSettings(resolver.errors)
+    return config

@@ -149,3 +149,77 @@ class MCPServerResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: Literal["ok"]
+
+
+# --- live connections (fastmcp) -----------------------------------------------------------------
+
+ProbeErrorKind = Literal["timeout", "connection", "auth", "protocol"]
+
+
+class MCPTestRequest(BaseModel):
+    """A candidate server config to test without saving it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        default=None,
+        description="A stored server whose secrets fill the candidate's `**********` values.",
+    )
+    config: dict[str, Any] = Field(description="A server entry in fastmcp's MCPConfig shape.")
+    timeout: float = Field(default=15, gt=0, le=120, description="Seconds, at most 120.")
+
+
+class MCPTool(BaseModel):
+    name: str
+    description: str | None
+    input_schema: dict[str, Any]
+
+
+class MCPServerInfo(BaseModel):
+    name: str
+    version: str | None
+
+
+class MCPToolsOk(BaseModel):
+    ok: Literal[True]
+    tools: list[MCPTool]
+    latency_ms: float
+    server_info: MCPServerInfo | None
+
+
+class MCPProbeFailed(BaseModel):
+    ok: Literal[False]
+    error: str
+    error_kind: ProbeErrorKind
+
+
+MCPToolsResult = MCPToolsOk | MCPProbeFailed
+
+
+class MCPHealth(BaseModel):
+    ok: bool
+    latency_ms: float | None
+    checked_at: str = Field(description="When the check ran, ISO 8601 in UTC.")
+    error: str | None
+
+
+class MCPCatalogTool(BaseModel):
+    name: str = Field(description="<server>.<tool>")
+    server: str
+    tool: str
+    description: str | None
+    input_schema: dict[str, Any]
+
+
+class MCPCatalogServer(BaseModel):
+    name: str
+    ok: bool
+    tool_count: int
+    latency_ms: float | None
+    error: str | None
+    error_kind: ProbeErrorKind | None
+
+
+class MCPCatalogResponse(BaseModel):
+    tools: list[MCPCatalogTool]
+    servers: list[MCPCatalogServer]

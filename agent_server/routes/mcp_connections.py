@@ -1,0 +1,229 @@
+"""Live checks of MCP servers: test a candidate config, list a server's tools, the tool catalog
+across enabled servers, and a server's health. Each opens real connections through fastmcp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.routing import Route
+
+from agent_server.bodies import read_json_object
+from agent_server.context import AppContext, context
+from agent_server.document import is_valid_server_name, validate_server
+from agent_server.errors import InvalidSettings, field_error
+from agent_server.json_codec import FastJSONResponse
+from agent_server.openapi import Operation, Reply, errors
+from agent_server.probe import ProbeFailed, check_health, list_tools
+from agent_server.routes.mcp_servers import ITEM, not_found, server_name
+from agent_server.secrets import plaintext_candidate
+from sdk.models import (
+    MCPCatalogResponse,
+    MCPCatalogServer,
+    MCPCatalogTool,
+    MCPHealth,
+    MCPProbeFailed,
+    MCPTestRequest,
+    MCPToolsOk,
+    MCPToolsResult,
+)
+
+DEFAULT_TIMEOUT = 15.0
+MAX_TIMEOUT = 120.0
+
+
+def _timeout(request: Request) -> float:
+    raw = request.query_params.get("timeout")
+    if raw is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if not 0 < value <= MAX_TIMEOUT:
+        raise HTTPException(
+            400, f"timeout is a number of seconds above 0 and at most {MAX_TIMEOUT:g}"
+        )
+    return value
+
+
+def _refresh(request: Request) -> bool:
+    return request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
+
+
+def _stored(ctx: AppContext, name: str) -> tuple[str, dict[str, Any]]:
+    """(ETag, stored config) of a server that exists, else 404."""
+    found = ctx.servers.find(ctx.store.read(), name)
+    if found is None:
+        raise not_found(name)
+    config = found[1]
+    return ctx.servers.etag(config), config
+
+
+async def test_config(request: Request) -> FastJSONResponse:
+    ctx = context(request)
+    try:
+        body = MCPTestRequest.model_validate(await read_json_object(request))
+    except ValidationError as exc:
+        raise InvalidSettings(
+            [field_error(e["loc"], e["msg"], e["type"]) for e in exc.errors()]
+        ) from None
+    stored = None
+    if body.name is not None:
+        if not is_valid_server_name(body.name):
+            raise InvalidSettings(
+                [field_error(("name",), "not a valid server name", "server_name")]
+            )
+        found = ctx.servers.find(ctx.store.read(), body.name)
+        stored = found[1] if found else None
+    problems = validate_server(body.config, ("config",))
+    if problems:
+        raise InvalidSettings(problems)
+    config = plaintext_candidate(body.config, stored, ctx.cipher)
+    result = await list_tools(config, body.timeout)
+    return FastJSONResponse(result.model_dump())
+
+
+async def server_tools(request: Request) -> FastJSONResponse:
+    ctx = context(request)
+    name = server_name(request)
+    timeout = _timeout(request)
+    etag, config = _stored(ctx, name)
+    if config.get("enabled", True) is False:
+        raise HTTPException(409, f"MCP server {name!r} is disabled; enable it to list its tools")
+    result = await _tools(ctx, name, etag, config, timeout, refresh=_refresh(request))
+    return FastJSONResponse(result.model_dump(), headers={"ETag": etag})
+
+
+async def _tools(
+    ctx: AppContext, name: str, etag: str, config: dict[str, Any], timeout: float, refresh: bool
+) -> MCPToolsResult:
+    cached = None if refresh else ctx.tools.get(name, etag)
+    if cached is not None:
+        return cached
+    result = await list_tools(ctx.servers.view(config, "plaintext"), timeout)
+    ctx.tools.put(name, etag, result)
+    return result
+
+
+async def catalog(request: Request) -> FastJSONResponse:
+    ctx = context(request)
+    timeout = _timeout(request)
+    refresh = _refresh(request)
+    enabled = {
+        name: config
+        for name, (_, config) in sorted(ctx.servers.all(ctx.store.read()).items())
+        if config.get("enabled", True) is not False
+    }
+    results = await asyncio.gather(
+        *(
+            _tools(ctx, name, ctx.servers.etag(config), config, timeout, refresh)
+            for name, config in enabled.items()
+        )
+    )
+    tools: list[MCPCatalogTool] = []
+    servers: list[MCPCatalogServer] = []
+    for name, result in zip(enabled, results, strict=True):
+        if isinstance(result, MCPToolsOk):
+            tools += [
+                MCPCatalogTool(
+                    name=f"{name}.{tool.name}",
+                    server=name,
+                    tool=tool.name,
+                    description=tool.description,
+                    input_schema=tool.input_schema,
+                )
+                for tool in result.tools
+            ]
+        servers.append(
+            MCPCatalogServer(
+                name=name,
+                ok=result.ok,
+                tool_count=len(result.tools) if isinstance(result, MCPToolsOk) else 0,
+                latency_ms=result.latency_ms if isinstance(result, MCPToolsOk) else None,
+                error=result.error if isinstance(result, MCPProbeFailed) else None,
+                error_kind=result.error_kind if isinstance(result, MCPProbeFailed) else None,
+            )
+        )
+    return FastJSONResponse(MCPCatalogResponse(tools=tools, servers=servers).model_dump())
+
+
+async def health(request: Request) -> FastJSONResponse:
+    ctx = context(request)
+    name = server_name(request)
+    timeout = _timeout(request)
+    etag, config = _stored(ctx, name)
+    checked_at = datetime.now(UTC).isoformat(timespec="seconds")
+    try:
+        latency = await check_health(ctx.servers.view(config, "plaintext"), timeout)
+    except ProbeFailed as failed:
+        report = MCPHealth(ok=False, latency_ms=None, checked_at=checked_at, error=failed.message)
+    else:
+        report = MCPHealth(ok=True, latency_ms=latency, checked_at=checked_at, error=None)
+    return FastJSONResponse(report.model_dump(), headers={"ETag": etag})
+
+
+routes = [
+    Route("/api/mcp/test", test_config, methods=["POST"]),
+    Route("/api/mcp/tools", catalog, methods=["GET"]),
+    Route(ITEM + "/tools", server_tools, methods=["GET"]),
+    Route(ITEM + "/health", health, methods=["GET"]),
+]
+
+_NAME = {"name": "The server's name: 1 to 128 of letters, digits and _ . @ : -"}
+_RESULT = Reply(
+    (MCPToolsOk, MCPProbeFailed),
+    description='The tools, or {"ok": false} with the error and its kind.',
+)
+operations = {
+    ("/api/mcp/test", "POST"): Operation(
+        operation_id="test_mcp_config",
+        summary="Test a candidate MCP server config without saving it",
+        description=(
+            "Connects with fastmcp over stdio or HTTP, lists the tools and disconnects. "
+            "When name names a stored server, `**********` values take its stored secrets."
+        ),
+        request=MCPTestRequest,
+        request_description="The candidate config, an optional stored name, and a timeout.",
+        responses={200: _RESULT, **errors(400, 401, 413, 415, 422, 503)},
+        tags=("mcp-connections",),
+    ),
+    ("/api/mcp/tools", "GET"): Operation(
+        operation_id="get_mcp_tool_catalog",
+        summary="The tool catalog across enabled MCP servers",
+        description=(
+            "Each tool is named <server>.<tool>. Servers are queried concurrently, each with "
+            "the timeout (query timeout, seconds, default 15); a failing server shows its "
+            "error and does not fail the catalog. Query refresh=1 bypasses the cache."
+        ),
+        responses={200: Reply(MCPCatalogResponse), **errors(400, 401, 503)},
+        tags=("mcp-connections",),
+    ),
+    (ITEM + "/tools", "GET"): Operation(
+        operation_id="get_mcp_server_tools",
+        summary="The tools of one stored MCP server",
+        description=(
+            "Cached per server ETag: a config change invalidates it; query refresh=1 "
+            "bypasses it. Query timeout sets the seconds to wait (default 15)."
+        ),
+        path_params=_NAME,
+        responses={
+            200: Reply((MCPToolsOk, MCPProbeFailed), headers=("ETag",)),
+            **errors(400, 401, 404, 409, 503),
+        },
+        tags=("mcp-connections",),
+    ),
+    (ITEM + "/health", "GET"): Operation(
+        operation_id="get_mcp_server_health",
+        summary="Check one MCP server over a live connection",
+        description="Connects and lists the tools; ok with the latency, or the error.",
+        path_params=_NAME,
+        responses={200: Reply(MCPHealth, headers=("ETag",)), **errors(400, 401, 404, 503)},
+        tags=("mcp-connections",),
+    ),
+}
