@@ -23,7 +23,12 @@ from agent_server.config import (
     write_key_file,
 )
 from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
-from agent_server.secrets import SecretCipher, generate_key, map_agent_secrets
+from agent_server.secrets import (
+    SecretCipher,
+    agent_secret_values,
+    generate_key,
+    map_agent_secrets,
+)
 from agent_server.store import SettingsStore, ensure_home
 
 EXIT_REFUSED = 2
@@ -115,7 +120,9 @@ def rotate_key(args: argparse.Namespace) -> int:
         return {**document, "agent_settings": agent}
 
     try:
-        store.read()
+        # Every token must open before anything is written, the key file included.
+        for _loc, token in agent_secret_values(store.read()["agent_settings"]):
+            old.decrypt(token)
         if config.secret_key is None:
             # The key file learns the new key first (keeping the old ones), so a crash between
             # the two writes leaves a file that still opens every stored secret.

@@ -38,24 +38,36 @@ def ensure_home(home: Path) -> None:
     os.chmod(home, 0o700)
 
 
-def write_private_file(path: Path, data: bytes, *, after_ns: int | None = None) -> os.stat_result:
-    """Durably replace `path` with `data`, mode 0600: temp file, fsync, rename, fsync the folder.
-
-    With `after_ns`, the new file's mtime is set later than it, so each version stats uniquely.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _write_temp(
+    path: Path, data: bytes, mtime_ns: int | None = None
+) -> tuple[Path, os.stat_result]:
+    """`data` durably in a new 0600 temp file beside `path`; (its path, its stat)."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-            if after_ns is not None:
-                mtime = max(time.time_ns(), after_ns + 1)
-                os.utime(f.fileno(), ns=(mtime, mtime))
-            st = os.fstat(f.fileno())
+            if mtime_ns is not None:
+                os.utime(f.fileno(), ns=(mtime_ns, mtime_ns))
+            return tmp, os.fstat(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_private_file(path: Path, data: bytes, *, after_ns: int | None = None) -> os.stat_result:
+    """Durably replace `path` with `data`, mode 0600: temp file, fsync, rename, fsync the folder.
+
+    With `after_ns`, the new file's mtime is set later than it, so each version stats uniquely.
+    """
+    mtime = None if after_ns is None else max(time.time_ns(), after_ns + 1)
+    tmp, st = _write_temp(path, data, mtime)
+    try:
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
     return st
@@ -69,19 +81,14 @@ def create_file_once(path: Path, data: bytes) -> None:
     """
     if path.exists():
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp, _ = _write_temp(path, data)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return
-        fsync_dir(path.parent)
+        os.link(tmp, path)
+    except FileExistsError:
+        return
     finally:
-        os.unlink(tmp)
+        tmp.unlink()
+    fsync_dir(path.parent)
 
 
 def fsync_dir(folder: Path) -> None:

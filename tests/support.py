@@ -65,13 +65,27 @@ def run_cli(
 
 
 class ServerProcess:
-    """`python -m agent_server serve` on a free loopback port, stopped by `stop()`."""
+    """`python -m agent_server serve` on a free loopback port, stopped by `stop()`.
 
-    def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    With `home` None no --home is passed, for tests of what the environment alone configures;
+    the log then goes to `log_dir`.
+    """
+
+    def __init__(
+        self,
+        home: Path | None,
+        *args: str,
+        env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = home.parent / f"server-{self.port}.log"
+        folder = log_dir if log_dir is not None else home.parent if home is not None else None
+        if folder is None:
+            raise ValueError("a ServerProcess needs a home or a log_dir")
+        self.log_path = folder / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        home_args = ["--home", str(home)] if home is not None else []
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -82,8 +96,7 @@ class ServerProcess:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
-                "--home",
-                str(home),
+                *home_args,
                 *args,
             ],
             env=env if env is not None else cli_env(),
@@ -126,34 +139,10 @@ def iter_lines(text: str) -> Iterator[str]:
 
 
 class BareServerProcess(ServerProcess):
-    """`python -m agent_server serve --host 127.0.0.1 --port P *args`, without `--home`.
-
-    For tests of what the environment alone configures; the log goes to `log_dir`.
-    """
+    """`python -m agent_server serve` without `--home`; the log goes to `log_dir`."""
 
     def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"server-{self.port}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agent_server",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                *args,
-            ],
-            env=env if env is not None else cli_env(),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            start_new_session=True,
-        )
+        super().__init__(None, *args, env=env, log_dir=log_dir)
 
 
 def run_refused(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -172,3 +161,12 @@ def settings_bytes(home: Path) -> bytes:
 def disk_tokens(home: Path) -> dict[tuple[str, ...], str]:
     """Every secret slot of the agent settings in settings.json on disk: (path...) -> token."""
     return secret_tokens(read_settings(home)["agent_settings"])
+
+
+def serving(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """A real server process for a module-scoped fixture: `yield from serving(...)` stops it."""
+    server = ServerProcess(home, *args, env=env)
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
