@@ -120,7 +120,23 @@ def _check_document(value: Any) -> Document:
             if not isinstance(value[section], dict):
                 raise ValueError(f"its {section} is not a JSON object")
             document[section] = value[section]
+    _check_servers(document["agent_settings"])
     return document
+
+
+def _check_servers(agent: dict[str, Any]) -> None:
+    """The shapes every read relies on: mcp_config, mcpServers and each server are objects."""
+    if "mcp_config" not in agent:
+        return
+    mcp = agent["mcp_config"]
+    if not isinstance(mcp, dict):
+        raise ValueError("its agent_settings.mcp_config is not a JSON object")
+    servers = mcp.get("mcpServers", {})
+    if not isinstance(servers, dict):
+        raise ValueError("its agent_settings.mcp_config.mcpServers is not a JSON object")
+    for name, server in servers.items():
+        if not isinstance(server, dict):
+            raise ValueError(f"its MCP server {name!r} is not a JSON object")
 
 
 class SettingsStore:

@@ -190,6 +190,18 @@ CORRUPT = {
         b'{"schema_version": 2, "agent_settings": {}, "misc_settings": {}}',
         "schema_version",
     ),
+    "mcp_config not an object": (
+        b'{"schema_version": 1, "agent_settings": {"mcp_config": "x"}}',
+        "mcp_config",
+    ),
+    "mcpServers not an object": (
+        b'{"schema_version": 1, "agent_settings": {"mcp_config": {"mcpServers": []}}}',
+        "mcpServers",
+    ),
+    "server not an object": (
+        b'{"schema_version": 1, "agent_settings": {"mcp_config": {"mcpServers": {"a": 1}}}}',
+        "'a'",
+    ),
 }
 
 
