@@ -8,7 +8,6 @@ ten thousand.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,20 +17,16 @@ from pydantic import ValidationError as PydanticValidationError
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.secrets import Loc, SecretCipher, SecretResolver
 from sdk.models import (
-    SERVER_NAME_PATTERN,
+    SERVER_NAME_RULE,
     ACPAgentSettings,
     OpenHandsAgentSettings,
     RemoteServerConfig,
     StdioServerConfig,
+    is_valid_server_name,
 )
 
 SCHEMA_VERSION = 1
 AGENT_KINDS = ("openhands", "acp")
-SERVER_NAME_RULE = (
-    "a server name is 1 to 128 characters of letters, digits and _ . @ : - "
-    f"(pattern {SERVER_NAME_PATTERN})"
-)
-_SERVER_NAME = re.compile(SERVER_NAME_PATTERN)
 _REMOTE_TRANSPORTS = ("http", "streamable-http", "sse")
 
 Document = dict[str, Any]
@@ -67,10 +62,6 @@ def mcp_servers(document: Document) -> dict[str, Any]:
         return {}
     servers = (agent.get("mcp_config") or {}).get("mcpServers")
     return servers if isinstance(servers, dict) else {}
-
-
-def is_valid_server_name(name: str) -> bool:
-    return _SERVER_NAME.fullmatch(name) is not None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -15,19 +15,16 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
-from fastmcp import Client
-from fastmcp.client.transports import (
-    ClientTransport,
-    SSETransport,
-    StdioTransport,
-    StreamableHttpTransport,
-)
 
 from agent_server.secrets import server_secret_slots
 from sdk.models import MASK, MCPProbeFailed, MCPServerInfo, MCPTool, MCPToolsOk, ProbeErrorKind
+
+if TYPE_CHECKING:  # fastmcp takes most of a second to import: only probes load it
+    from fastmcp import Client
+    from fastmcp.client.transports import ClientTransport
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +53,8 @@ class _StatusRecorder(httpx2.Auth):
 
 
 def _transport(config: dict[str, Any], recorder: _StatusRecorder) -> ClientTransport:
+    from fastmcp.client.transports import SSETransport, StdioTransport, StreamableHttpTransport
+
     if "command" in config:
         return StdioTransport(
             command=config["command"],
@@ -128,6 +127,8 @@ async def _connect(
     """Run `action` on a fresh connection; (its result, latency in ms, server info)."""
     if config.get("auth") == "oauth":
         raise ProbeFailed("auth", "servers that sign in with OAuth cannot be tested from here")
+    from fastmcp import Client
+
     mask = _masker(config)
     recorder = _StatusRecorder(config["auth"] if isinstance(config.get("auth"), str) else None)
     started = time.perf_counter()

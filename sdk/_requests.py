@@ -9,8 +9,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from sdk.errors import ERRORS_BY_STATUS, SettingsAPIError
-from sdk.models import ExposeMode
+from sdk.errors import ERRORS_BY_STATUS, BadRequest, SettingsAPIError
+from sdk.models import SERVER_NAME_RULE, ExposeMode, is_valid_server_name
 
 SERVERS = "/api/settings/mcp-servers"
 
@@ -39,6 +39,9 @@ def conditional(
 
 
 def server_path(name: str) -> str:
+    """The URL path of a server; BadRequest, without a request, for a name no URL can carry."""
+    if not is_valid_server_name(name):
+        raise BadRequest(400, f"invalid MCP server name: {SERVER_NAME_RULE}")
     return f"{SERVERS}/{quote(name, safe='')}"
 
 

@@ -7,6 +7,7 @@ keys survive every write.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +16,16 @@ MASK = "**********"
 """What every secret value reads as in a redacted response; writing it back keeps the secret."""
 
 SERVER_NAME_PATTERN = r"^[A-Za-z0-9_.@:-]{1,128}$"
+SERVER_NAME_RULE = (
+    "a server name is 1 to 128 characters of letters, digits and _ . @ : - "
+    f"(pattern {SERVER_NAME_PATTERN}), and not . or .. (URLs cannot carry those as a name)"
+)
+_SERVER_NAME = re.compile(SERVER_NAME_PATTERN)
+
+
+def is_valid_server_name(name: str) -> bool:
+    return _SERVER_NAME.fullmatch(name) is not None and name not in (".", "..")
+
 
 ExposeMode = Literal["redacted", "encrypted", "plaintext"]
 EXPOSE_MODES: tuple[ExposeMode, ...] = ("redacted", "encrypted", "plaintext")

@@ -170,3 +170,15 @@ def serving(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterat
         yield server.wait_ready()
     finally:
         server.stop()
+
+
+def serving_together(*servers: ServerProcess) -> Iterator[tuple[ServerProcess, ...]]:
+    """Servers already launched, ready at once (each start is mostly imports); all stopped after.
+
+    For a module-scoped fixture: `yield from serving_together(ServerProcess(...), ...)`.
+    """
+    try:
+        yield tuple(server.wait_ready() for server in servers)
+    finally:
+        for server in servers:
+            server.stop()

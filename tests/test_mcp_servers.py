@@ -689,3 +689,23 @@ def test_tokens_are_real_fernet_tokens_of_the_plaintext(
     assert fernet.decrypt(disk[("remote", "auth")].encode()).decode() == AUTH
     assert fernet.decrypt(disk[("remote", "headers", "X-Api-Key")].encode()).decode() == HDR
     assert_no_canary(json.dumps(read_settings(home)))
+
+
+@pytest.mark.parametrize("suffix", ["", "/tools", "/health"])
+def test_an_encoded_slash_never_reaches_another_route(
+    client: TestClient, home: Path, suffix: str
+) -> None:
+    assert client.put(f"{BASE}/x", json={"command": "x"}).status_code == 201
+    before = (home / "settings.json").read_bytes()
+    for method in ("GET", "PUT", "PATCH", "DELETE"):
+        response = client.request(method, f"{BASE}/x%2F{suffix.lstrip('/') or 'y'}", json={})
+        # /x/tools of a server x that exists would answer 200: the encoded slash must not
+        assert response.status_code in (404, 405), (method, response.status_code)
+    assert (home / "settings.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("encoded", ["%2E", "%2E%2E"])
+def test_dot_names_are_refused_with_the_rule(client: TestClient, encoded: str) -> None:
+    response = client.put(f"{BASE}/{encoded}", json={"command": "x"})
+    assert response.status_code == 400
+    assert "not . or .." in response.json()["detail"]

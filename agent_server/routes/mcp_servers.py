@@ -50,6 +50,9 @@ MANAGED = (
 
 
 def server_name(request: Request) -> str:
+    """The {name} of the path; a slash, even percent-encoded, never names a server (404)."""
+    if b"%2f" in request.scope.get("raw_path", b"").lower():
+        raise HTTPException(404, "no such route: a server name cannot contain '/'")
     name: str = request.path_params["name"]
     if not is_valid_server_name(name):
         raise HTTPException(400, f"invalid MCP server name: {SERVER_NAME_RULE}")
