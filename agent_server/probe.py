@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Generator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,32 @@ if TYPE_CHECKING:  # fastmcp takes most of a second to import: only probes load 
 log = logging.getLogger(__name__)
 
 _MIN_MASKED_SECRET = 3  # shorter values are not worth hiding, and masking them garbles text
+
+
+# The mask of the probe running in this context. The tasks a fastmcp client starts inherit
+# it, so records they log (a stdio child's stray output, quoted in a traceback) are masked too.
+_PROBE_MASK: ContextVar[Callable[[str], str] | None] = ContextVar("probe_mask", default=None)
+_base_record_factory = logging.getLogRecordFactory()
+
+
+def _masking_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_record_factory(*args, **kwargs)
+    mask = _PROBE_MASK.get()
+    if mask is not None:
+        record.msg = mask(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
+    return record
+
+
+def _mask_logs_of_probes() -> None:
+    """Install the masking record factory once: a logger filter would miss child loggers."""
+    if logging.getLogRecordFactory() is not _masking_record_factory:
+        logging.setLogRecordFactory(_masking_record_factory)
 
 
 class ProbeFailed(Exception):
@@ -130,6 +157,8 @@ async def _connect(
     from fastmcp import Client
 
     mask = _masker(config)
+    _mask_logs_of_probes()
+    masking = _PROBE_MASK.set(mask)
     recorder = _StatusRecorder(config["auth"] if isinstance(config.get("auth"), str) else None)
     started = time.perf_counter()
     try:
@@ -145,6 +174,8 @@ async def _connect(
     except Exception as exc:
         kind, message = _classify(exc, recorder)
         raise ProbeFailed(kind, mask(message)) from None
+    finally:
+        _PROBE_MASK.reset(masking)
     latency = round((time.perf_counter() - started) * 1000, 1)
     server = MCPServerInfo(name=info.name, version=info.version) if info else None
     return result, latency, server
