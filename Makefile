@@ -1,13 +1,15 @@
 # make run: install into .venv and serve on 127.0.0.1:8000 with home ~/.agent_server.
 # make test: install the dev extras and run the whole suite.
+# make bench: install the bench extras and run bench/ (BENCH_ARGS=--quick for a short run).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 HOME_DIR ?= $(HOME)/.agent_server
+BENCH_ARGS ?=
 
-.PHONY: run test lint format install dev clean openapi
+.PHONY: run test lint format install dev bench clean openapi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
@@ -29,6 +35,9 @@ run: install
 
 test: dev
 	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: dev
 	$(BIN)/ruff check .

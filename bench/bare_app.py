@@ -1,0 +1,80 @@
+"""The throughput floor: a bare Starlette route that answers fixed bytes, under the same uvicorn.
+
+The bench fetches GET /api/settings/mcp-servers/{name} from the real server and serves exactly
+those bytes (and that ETag) here, at the same path, so the only difference from the real server
+is the work the application does. It is started the way `agent_server serve` starts uvicorn
+(agent_server/cli.py): `uvicorn.run(app, host=..., port=..., log_config=log_config(),
+log_level="info")`, so access logs, the event loop and the HTTP implementation are the same.
+
+    python -m bench.bare_app --body-file BODY.json --etag '"..."' --port 8001
+    BENCH_BARE_BODY_FILE=BODY.json python -m uvicorn bench.bare_app:app   # the same app
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+ENV_BODY_FILE = "BENCH_BARE_BODY_FILE"
+ENV_ETAG = "BENCH_BARE_ETAG"
+
+
+def create_app(body: bytes, etag: str) -> Starlette:
+    headers = {"ETag": etag} if etag else None
+
+    async def get_server(request: Request) -> Response:
+        return Response(body, media_type="application/json", headers=headers)
+
+    async def health(request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/api/settings/mcp-servers/{name}", get_server, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+    )
+
+
+def _app_from_env() -> Starlette:
+    path = os.environ.get(ENV_BODY_FILE)
+    body = Path(path).read_bytes() if path else b"{}"
+    return create_app(body, os.environ.get(ENV_ETAG, ""))
+
+
+app = _app_from_env()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import uvicorn
+
+    from agent_server.cli import log_config
+
+    parser = argparse.ArgumentParser(prog="python -m bench.bare_app", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--body-file", required=True, help="the bytes every GET answers")
+    parser.add_argument("--etag", default="", help="the ETag header every GET answers")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    served = create_app(Path(args.body_file).read_bytes(), args.etag)
+    # The same keyword arguments `agent_server serve` passes for one worker.
+    uvicorn.run(
+        served,
+        host=args.host,
+        port=args.port,
+        log_config=log_config(),
+        log_level=args.log_level,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,481 @@
+"""Ratios, targets and the outputs: the printed table, <date>.json, <date>.png and <date>.md.
+
+Every figure is divided by its floor from the same run:
+
+- a read (GET) by the bare-Starlette route serving the same bytes, with the same clients;
+- a write by the write floor: bare Starlette plus the durable write of a file the size of
+  settings.json (medians and p95s added; req/s from the two mean latencies; CPU added).
+
+Latency and CPU ratios are "times the floor" (lower is better); req/s ratios are "fraction of the
+floor" (higher is better).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.scenarios import OPERATIONS
+from bench.stats import ratio
+
+THROUGHPUT_TARGET = 0.7  # GET one server req/s >= 0.7 x bare Starlette req/s
+WRITE_TARGET = 2.0  # one-server write median <= 2 x (bare median + durable write median)
+WRITE_TARGET_OPS = ("put_one", "patch_env")
+LABELS = {name: label for name, label, _make, _kind in OPERATIONS}
+KINDS = {name: kind for name, _label, _make, kind in OPERATIONS}
+FIGURES = ("median_ms", "p95_ms", "rps", "server_cpu_ms_per_req")
+
+
+def _ratios(figures: dict[str, Any], floor: dict[str, Any]) -> dict[str, float]:
+    return {
+        "median": ratio(figures["median_ms"], floor["median_ms"]),
+        "p95": ratio(figures["p95_ms"], floor["p95_ms"]),
+        "rps": ratio(figures["rps"], floor["rps"]),
+        "server_cpu": ratio(figures["server_cpu_ms_per_req"], floor["server_cpu_ms_per_req"]),
+    }
+
+
+def write_floor(bare: dict[str, Any], durable: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "median_ms": bare["median_ms"] + durable["median_ms"],
+        "p95_ms": bare["p95_ms"] + durable["p95_ms"],
+        "rps": 1000 / (bare["mean_ms"] + durable["mean_ms"]),
+        "server_cpu_ms_per_req": bare["server_cpu_ms_per_req"] + durable["cpu_ms_per_write"],
+    }
+
+
+def _size_results(raw: dict[str, Any]) -> dict[str, Any]:
+    floors = raw["floors"]
+    floors["write_floor"] = write_floor(floors["bare_seq"], floors["durable_write"])
+    for name, figures in raw["operations"].items():
+        if name == "get_one_concurrent":
+            figures["floor"] = "bare_concurrent"
+        else:
+            figures["floor"] = "bare_seq" if KINDS[name] == "read" else "write_floor"
+        figures["ratios"] = _ratios(figures, floors[figures["floor"]])
+    for figures in raw["writers"].values():
+        figures["floor"] = "write_floor"
+        figures["ratios"] = _ratios(figures, floors["write_floor"])
+    return raw
+
+
+def _targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    targets: list[dict[str, Any]] = []
+    for size_key, r in results.items():
+        size = int(size_key)
+        real = r["operations"]["get_one_concurrent"]
+        bare = r["floors"]["bare_concurrent"]
+        measured = real["ratios"]["rps"]
+        # If the load client saturates first (it does on 2 cores: one Python process of httpx
+        # threads), req/s match whatever the server costs; the server CPU per request tells
+        # what the ratio would be with the server the bottleneck.
+        implied = ratio(bare["server_cpu_ms_per_req"], real["server_cpu_ms_per_req"])
+        targets.append(
+            {
+                "id": "get_one_throughput",
+                "label": f"GET one server req/s >= {THROUGHPUT_TARGET} x bare Starlette",
+                "size": size,
+                "measured": measured,
+                "threshold": THROUGHPUT_TARGET,
+                "server_cpu_implied_ratio": implied,
+                "client_cpu_ms_per_req": real["client_cpu_ms_per_req"],
+                "detail": (
+                    f"{real['rps']:.0f} vs {bare['rps']:.0f} req/s, {real['clients']} clients; "
+                    f"server CPU {real['server_cpu_ms_per_req']:.3f} vs "
+                    f"{bare['server_cpu_ms_per_req']:.3f} ms/req, so {implied:.2f}x if the "
+                    f"server were the bottleneck; client CPU "
+                    f"{real['client_cpu_ms_per_req']:.3f} ms/req"
+                ),
+                "pass": measured >= THROUGHPUT_TARGET,
+            }
+        )
+        for op in WRITE_TARGET_OPS:
+            figures = r["operations"][op]
+            measured = figures["ratios"]["median"]
+            targets.append(
+                {
+                    "id": f"{op}_latency",
+                    "label": f"{LABELS[op]} median <= {WRITE_TARGET} x (bare + durable write)",
+                    "size": size,
+                    "measured": measured,
+                    "threshold": WRITE_TARGET,
+                    "detail": (
+                        f"{figures['median_ms']:.2f} ms vs "
+                        f"{r['floors']['write_floor']['median_ms']:.2f} ms floor"
+                    ),
+                    "pass": measured <= WRITE_TARGET,
+                }
+            )
+        for workers, w in r["writers"].items():
+            targets.append(
+                {
+                    "id": f"writers_{workers}_workers",
+                    "label": (
+                        f"{w['writers']} writers, {workers} worker(s): "
+                        "no error, no 412, every write persisted"
+                    ),
+                    "size": size,
+                    "measured": None,
+                    "threshold": None,
+                    "detail": (
+                        f"{w['ok']}/{w['writes']} ok, {w['status_412']} x 412, "
+                        f"{w['errors']} errors, {w['lost']} lost"
+                    ),
+                    "pass": bool(w["pass"]),
+                }
+            )
+    return targets
+
+
+def build(
+    *,
+    settings: dict[str, Any],
+    machine: dict[str, Any],
+    sizes: list[dict[str, Any]],
+    started_at: dt.datetime,
+    duration_s: float,
+    command: str,
+) -> dict[str, Any]:
+    results = {str(raw["size"]): _size_results(raw) for raw in sizes}
+    targets = _targets(results)
+    missed = [t for t in targets if not t["pass"]]
+    return {
+        "date": started_at.date().isoformat(),
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "duration_s": round(duration_s, 1),
+        "mode": settings["mode"],
+        "command": command,
+        "reproduce": "make bench",
+        "machine": machine,
+        "settings": settings,
+        "sizes": [raw["size"] for raw in sizes],
+        "ratio_definitions": {
+            "median, p95, server_cpu": "figure / floor (times the floor; lower is better)",
+            "rps": "figure / floor (fraction of the floor; higher is better)",
+            "bare_seq": "bare Starlette, same bytes, same clients (1), same uvicorn settings",
+            "bare_concurrent": "bare Starlette with the throughput clients",
+            "write_floor": (
+                "bare_seq + durable write of the same file: medians and p95s added, "
+                "req/s = 1000 / (sum of mean ms), CPU added"
+            ),
+        },
+        "results": results,
+        "targets": targets,
+        "summary": {
+            "targets": len(targets),
+            "passed": len(targets) - len(missed),
+            "missed": len(missed),
+            "all_pass": not missed,
+        },
+    }
+
+
+# --- the printed table --------------------------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _x(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:.2f}x"
+
+
+def _rows(r: dict[str, Any]) -> list[list[str]]:
+    floors = r["floors"]
+    rows: list[list[str]] = []
+
+    def add(label: str, f: dict[str, Any], floor: str, ratios: dict[str, float] | None) -> None:
+        rx = ratios or {}
+        rows.append(
+            [
+                label,
+                str(f.get("clients", f.get("writers", 1))),
+                _num(f["median_ms"]),
+                _num(f["p95_ms"]),
+                _num(f["rps"], 1),
+                _num(f.get("server_cpu_ms_per_req", f.get("cpu_ms_per_write"))),
+                floor,
+                _x(rx.get("median")),
+                _x(rx.get("p95")),
+                _x(rx.get("rps")),
+                _x(rx.get("server_cpu")),
+            ]
+        )
+
+    add("floor: bare Starlette GET", floors["bare_seq"], "", None)
+    add("floor: bare Starlette GET", floors["bare_concurrent"], "", None)
+    durable = floors["durable_write"]
+    add(f"floor: durable write {durable['bytes']:,} B", {**durable, "clients": "-"}, "", None)
+    add("floor: bare + durable write", {**floors["write_floor"], "clients": 1}, "", None)
+    for name, f in r["operations"].items():
+        label = LABELS.get(name, "GET one server (redacted)")
+        add(label, f, f["floor"], f["ratios"])
+    for workers, f in r["writers"].items():
+        add(f"{f['writers']} writers, {workers} worker(s)", f, f["floor"], f["ratios"])
+    return rows
+
+
+HEADER = [
+    "operation",
+    "clients",
+    "median ms",
+    "p95 ms",
+    "req/s",
+    "CPU ms/req",
+    "floor",
+    "x median",
+    "x p95",
+    "x req/s",
+    "x CPU",
+]
+
+
+def table(results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for size_key, r in results["results"].items():
+        rows = _rows(r)
+        widths = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(len(HEADER))]
+
+        def fmt(row: list[str], widths: list[int] = widths) -> str:
+            return "  ".join(
+                cell.ljust(w) if i in (0, 6) else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+
+        lines.append("")
+        lines.append(
+            f"== {int(size_key):,} MCP servers (settings.json {r['document_bytes']:,} bytes; "
+            f"GET one answers {r['get_one_bytes']:,} bytes) =="
+        )
+        lines.append(fmt(HEADER))
+        lines.append(fmt(["-" * w for w in widths]))
+        lines.extend(fmt(row) for row in rows)
+    lines.append("")
+    lines.append("== targets ==")
+    for t in results["targets"]:
+        measured = "" if t["measured"] is None else f"{t['measured']:.2f}x  "
+        status = "PASS" if t["pass"] else "MISS"
+        lines.append(f"{status}  {t['size']:>6,}  {t['label']}: {measured}({t['detail']})")
+    summary = results["summary"]
+    lines.append("")
+    missed = [t for t in results["targets"] if not t["pass"]]
+    if missed:
+        lines.append(f"!! MISSED {len(missed)} of {summary['targets']} targets:")
+        for t in missed:
+            measured = "" if t["measured"] is None else f" measured {t['measured']:.2f}x,"
+            lines.append(f"!!   {t['size']:,} servers: {t['label']}:{measured} {t['detail']}")
+    else:
+        lines.append(f"all {summary['targets']} targets met")
+    return "\n".join(lines)
+
+
+# --- the files ----------------------------------------------------------------------------------
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN: missing figures are null."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 4)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(_clean(results), indent=2) + "\n")
+
+
+def markdown(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    sizes = [int(s) for s in results["results"]]
+    head = "| | " + " | ".join(f"{s:,} servers" for s in sizes) + " |"
+    rule = "| --- |" + " --- |" * len(sizes)
+    by_id: dict[str, dict[int, dict[str, Any]]] = {}
+    labels: dict[str, str] = {}
+    for t in results["targets"]:
+        by_id.setdefault(t["id"], {})[t["size"]] = t
+        labels[t["id"]] = t["label"]
+
+    def cell(t: dict[str, Any] | None) -> str:
+        if t is None:
+            return "-"
+        status = "PASS" if t["pass"] else "**MISS**"
+        return status if t["measured"] is None else f"{t['measured']:.2f}x {status}"
+
+    out = [
+        "## Performance",
+        "",
+        f"Measured on {results['date']} ({machine['cpu_model']}, {machine['logical_cpus']} CPUs, "
+        f"Python {machine['python']}, {machine['work_dir_filesystem']['fstype']}; "
+        f"{results['mode']} run), one settings document of N MCP servers with 3 encrypted env "
+        "secrets each. Ratios are to floors measured in the same run: a bare Starlette route "
+        "answering the same bytes under the same uvicorn settings, and a durable atomic write "
+        "(temp file, fsync, rename, fsync of the folder) of a file the size of settings.json.",
+        "",
+        "| Target | " + " | ".join(f"{s:,} servers" for s in sizes) + " |",
+        rule,
+    ]
+    for target_id, per_size in by_id.items():
+        out.append(
+            f"| {labels[target_id]} | " + " | ".join(cell(per_size.get(s)) for s in sizes) + " |"
+        )
+    implied = [t for t in results["targets"] if t["id"] == "get_one_throughput"]
+    out += [
+        "",
+        "GET one server, server CPU per request as a fraction of bare Starlette's (the "
+        "throughput ratio if the server, not the load client, were the bottleneck): "
+        + ", ".join(
+            f"{t['server_cpu_implied_ratio']:.2f}x at {t['size']:,}"
+            for t in implied
+            if not math.isnan(t["server_cpu_implied_ratio"])
+        )
+        + ".",
+    ]
+    out += [
+        "",
+        "Median latency in ms (and times its floor: bare Starlette for reads, bare Starlette + "
+        "durable write for writes):",
+        "",
+        head.replace("| |", "| Operation |", 1),
+        rule,
+    ]
+    for name, label, _make, _kind in OPERATIONS:
+        cells = []
+        for s in sizes:
+            f = results["results"][str(s)]["operations"][name]
+            cells.append(f"{f['median_ms']:.2f} ({f['ratios']['median']:.1f}x)")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    for name, label in (
+        ("bare_seq", "floor: bare Starlette GET"),
+        ("durable_write", "floor: durable write of settings.json"),
+    ):
+        cells = [f"{results['results'][str(s)]['floors'][name]['median_ms']:.2f}" for s in sizes]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        "Reproduce with `make bench` (`make bench BENCH_ARGS=--quick` for a short run).",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [int(s) for s in results["results"]]
+    rs = [results["results"][str(s)] for s in sizes]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 6.5), gridspec_kw={"width_ratios": [3, 2]})
+
+    for name, label, _make, _kind in OPERATIONS:
+        ax.plot(sizes, [r["operations"][name]["median_ms"] for r in rs], marker="o", label=label)
+    clients = rs[0]["operations"]["get_one_concurrent"]["clients"]
+    ax.plot(
+        sizes,
+        [r["operations"]["get_one_concurrent"]["median_ms"] for r in rs],
+        marker="o",
+        label=f"GET one server, {clients} clients",
+    )
+    for workers in rs[0]["writers"]:
+        w0 = rs[0]["writers"][workers]
+        ax.plot(
+            sizes,
+            [r["writers"][workers]["median_ms"] for r in rs],
+            marker="s",
+            label=f"{w0['writers']} writers, {workers} worker(s)",
+        )
+    floors = (
+        ("bare_seq", "floor: bare Starlette GET", "k", ":"),
+        ("durable_write", "floor: durable write", "0.4", "--"),
+        ("write_floor", "floor: bare + durable write", "k", "--"),
+    )
+    for key, label, color, style in floors:
+        ax.plot(
+            sizes,
+            [r["floors"][key]["median_ms"] for r in rs],
+            color=color,
+            linestyle=style,
+            linewidth=2,
+            label=label,
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("MCP servers in the document")
+    ax.set_ylabel("median latency (ms)")
+    ax.set_title("Median latency against document size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+
+    bx.plot(
+        sizes,
+        [r["operations"]["get_one_concurrent"]["ratios"]["rps"] for r in rs],
+        marker="o",
+        label="GET one req/s / bare req/s",
+    )
+    bx.plot(
+        sizes,
+        [
+            ratio(
+                r["floors"]["bare_concurrent"]["server_cpu_ms_per_req"],
+                r["operations"]["get_one_concurrent"]["server_cpu_ms_per_req"],
+            )
+            for r in rs
+        ],
+        marker="o",
+        color="C0",
+        linestyle="--",
+        alpha=0.6,
+        label="GET one: bare server CPU / server CPU (server-bound req/s ratio)",
+    )
+    bx.axhline(THROUGHPUT_TARGET, color="C0", linestyle=":", label=f"target >= {THROUGHPUT_TARGET}")
+    for i, op in enumerate(WRITE_TARGET_OPS, start=1):
+        bx.plot(
+            sizes,
+            [r["operations"][op]["ratios"]["median"] for r in rs],
+            marker="s",
+            color=f"C{i}",
+            label=f"{LABELS[op]} median / write floor",
+        )
+    bx.axhline(WRITE_TARGET, color="C1", linestyle=":", label=f"target <= {WRITE_TARGET}")
+    bx.set_xscale("log")
+    bx.set_xlabel("MCP servers in the document")
+    bx.set_ylabel("ratio to floor")
+    bx.set_title("Targets")
+    bx.grid(True, which="both", alpha=0.3)
+    bx.legend(fontsize=8)
+    bx.set_ylim(bottom=0)
+
+    fig.suptitle(
+        f"agent-server bench {results['date']} ({results['mode']}): "
+        f"{results['summary']['passed']}/{results['summary']['targets']} targets met"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_all(results: dict[str, Any], out_dir: Path, date: str) -> list[Path]:
+    json_path = out_dir / f"{date}.json"
+    md_path = out_dir / f"{date}.md"
+    png_path = out_dir / f"{date}.png"
+    write_json(results, json_path)
+    md_path.write_text(markdown(results))
+    written = [json_path, md_path]
+    try:
+        plot(results, png_path)
+        written.append(png_path)
+    except ImportError as exc:
+        print(f"no plot ({exc}); install the bench extras: pip install -e '.[bench]'")
+    return written

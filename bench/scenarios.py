@@ -1,0 +1,186 @@
+"""What the bench sends: one request factory per operation, and the 8-writer consistency run."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from bench.load import CpuProbe, Req, RequestFactory, new_client, send
+from bench.seed import ENV_KEYS, seed_value, server_config, server_name
+from bench.stats import mean, median, percentile
+
+PREFIX = "/api/settings/mcp-servers"
+MASK = "**********"
+PLAINTEXT = {"X-Expose-Secrets": "plaintext"}
+
+
+def one_path(index: int) -> str:
+    return f"{PREFIX}/{server_name(index)}"
+
+
+def get_one(size: int, plaintext: bool = False) -> RequestFactory:
+    """GET one server, a different one each request (cycling through the document)."""
+    headers = PLAINTEXT if plaintext else None
+    return lambda i: Req("GET", one_path(i % size), headers)
+
+
+def get_list(size: int) -> RequestFactory:
+    return lambda i: Req("GET", PREFIX)
+
+
+def get_global(size: int) -> RequestFactory:
+    return lambda i: Req("GET", "/api/settings")
+
+
+def put_one(size: int) -> RequestFactory:
+    """PUT one whole server with a new value of A; B and C sent masked (kept), as an IDE does."""
+
+    def make(i: int) -> Req:
+        index = i % size
+        env = {"A": f"put-{i:08d}", "B": MASK, "C": MASK}
+        return Req("PUT", one_path(index), body=orjson.dumps(server_config(index, env)))
+
+    return make
+
+
+def patch_env(size: int) -> RequestFactory:
+    """PATCH one env value of one server: {"env": {"A": "<new>"}}."""
+
+    def make(i: int) -> Req:
+        return Req("PATCH", one_path(i % size), body=orjson.dumps({"env": {"A": f"patch-{i:08d}"}}))
+
+    return make
+
+
+def patch_global(size: int) -> RequestFactory:
+    """The legacy whole-document PATCH, changing one misc setting."""
+
+    def make(i: int) -> Req:
+        body = {"misc_settings_diff": {"bench": {"counter": i}}}
+        return Req("PATCH", "/api/settings", body=orjson.dumps(body))
+
+    return make
+
+
+# name, label, factory maker, kind ("read" or "write")
+OPERATIONS: list[tuple[str, str, Callable[[int], RequestFactory], str]] = [
+    ("get_one_redacted", "GET one server (redacted)", get_one, "read"),
+    (
+        "get_one_plaintext",
+        "GET one server (plaintext)",
+        lambda size: get_one(size, plaintext=True),
+        "read",
+    ),
+    ("list", "GET server list", get_list, "read"),
+    ("global_get", "GET /api/settings", get_global, "read"),
+    ("put_one", "PUT one server", put_one, "write"),
+    ("patch_env", "PATCH one env value", patch_env, "write"),
+    ("global_patch", "PATCH /api/settings", patch_global, "write"),
+]
+
+
+def run_writers(
+    base_url: str, writers: int, writes_each: int, cpu: CpuProbe, workers: int
+) -> dict[str, Any]:
+    """`writers` threads, each PATCHing its own server `writes_each` times with If-Match.
+
+    Each write sends the ETag its previous write answered, so a 412 means the server lost or
+    changed that writer's server behind its back (nobody else writes it). Afterwards each server
+    is read back in plaintext: A must be the last value its writer wrote, B and C the seed values.
+    """
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+    counts = {"ok": 0, "412": 0, "errors": 0}
+    last_written: dict[int, str | None] = {}
+    ready = threading.Barrier(writers + 1)
+    go = threading.Barrier(writers + 1)
+
+    def problem(kind: str, text: str) -> None:
+        with lock:
+            counts[kind] += 1
+            if len(errors) < 10:
+                errors.append(text)
+
+    def writer(w: int) -> None:
+        path = one_path(w)
+        last: str | None = None
+        with new_client(base_url) as client:
+            etag = None
+            try:
+                etag = client.get(path).headers.get("etag")
+            finally:
+                ready.wait()
+                go.wait()
+            for j in range(writes_each):
+                value = f"writer{w}-{j:04d}"
+                headers = {"If-Match": etag} if etag else None
+                body = orjson.dumps({"env": {"A": value}})
+                began = time.perf_counter_ns()
+                try:
+                    response = send(client, Req("PATCH", path, headers, body))
+                except httpx.HTTPError as exc:
+                    problem("errors", f"writer {w} write {j}: {type(exc).__name__}: {exc}")
+                    continue
+                elapsed = (time.perf_counter_ns() - began) / 1e6
+                with lock:
+                    latencies.append(elapsed)
+                if response.status_code == 200:
+                    last = value
+                    etag = response.headers.get("etag")
+                    with lock:
+                        counts["ok"] += 1
+                    continue
+                kind = "412" if response.status_code == 412 else "errors"
+                problem(kind, f"writer {w} write {j}: {response.status_code} {response.text[:200]}")
+                etag = response.headers.get("etag") or client.get(path).headers.get("etag")
+        last_written[w] = last
+
+    threads = [threading.Thread(target=writer, args=(w,), daemon=True) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    cpu_before = cpu()
+    began = time.perf_counter()
+    go.wait()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    cpu_used = cpu() - cpu_before
+
+    lost: list[str] = []
+    with new_client(base_url) as client:
+        for w in range(writers):
+            response = client.get(one_path(w), headers=PLAINTEXT)
+            if response.status_code != 200:
+                lost.append(f"{server_name(w)}: read back {response.status_code}")
+                continue
+            env = response.json()["config"].get("env", {})
+            expected = {"A": last_written.get(w)} | {k: seed_value(w, k) for k in ENV_KEYS[1:]}
+            for key, value in expected.items():
+                if env.get(key) != value:
+                    lost.append(f"{server_name(w)}.env.{key}: expected {value!r}, read back")
+    total = writers * writes_each
+    return {
+        "workers": workers,
+        "writers": writers,
+        "writes_each": writes_each,
+        "writes": total,
+        "ok": counts["ok"],
+        "status_412": counts["412"],
+        "errors": counts["errors"],
+        "lost": len(lost),
+        "problems": (errors + lost)[:10],
+        "wall_s": round(wall, 4),
+        "rps": total / wall if wall > 0 else float("nan"),
+        "median_ms": median(latencies),
+        "p95_ms": percentile(latencies, 95),
+        "mean_ms": mean(latencies),
+        "server_cpu_ms_per_req": cpu_used * 1000 / max(total, 1),
+        "pass": counts["ok"] == total and not counts["412"] and not counts["errors"] and not lost,
+    }
