@@ -1,8 +1,8 @@
 """MCP servers as named resources: user servers from the document, managed ones from the admin.
 
 Knows where a server comes from, how it reads in each expose mode, its summary and its ETag.
-ETags are remembered per stored config object: the store shares unchanged servers between
-versions, so after a write only the changed server is hashed again.
+ETags and summaries are remembered per stored config object: the store shares unchanged servers
+between versions, so after a write only the changed server is hashed and summarized again.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class ServerCatalog:
         self.cipher = cipher
         self.managed = managed
         self._etags: dict[int, tuple[dict[str, Any], str]] = {}
+        self._summaries: dict[tuple[int, str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def all(self, document: Document) -> dict[str, tuple[Source, dict[str, Any]]]:
         """Every server by name; a managed server hides a user server of the same name."""
@@ -58,7 +59,19 @@ class ServerCatalog:
     def view(self, config: dict[str, Any], mode: ExposeMode) -> dict[str, Any]:
         return map_server_secrets(config, view_fn(mode, self.cipher))
 
-    def summary(self, name: str, source: Source, config: dict[str, Any]) -> MCPServerSummary:
+    def summary(self, name: str, source: Source, config: dict[str, Any]) -> dict[str, Any]:
+        """The wire summary (an MCPServerSummary, dumped) of one server."""
+        key = (id(config), name, source)
+        cached = self._summaries.get(key)
+        if cached is not None and cached[0] is config:
+            return cached[1]
+        if len(self._summaries) >= _ETAG_CACHE_LIMIT:
+            self._summaries.clear()
+        summary = self._summarize(name, source, config).model_dump(mode="json")
+        self._summaries[key] = (config, summary)
+        return summary
+
+    def _summarize(self, name: str, source: Source, config: dict[str, Any]) -> MCPServerSummary:
         transport = config.get("transport", config.get("type"))
         return MCPServerSummary(
             name=name,

@@ -78,9 +78,7 @@ async def list_servers(request: Request) -> Response:
     ctx = context(request)
     catalog = ctx.servers
     found = catalog.all(ctx.store.read())
-    listing = MCPServerListResponse(
-        servers=[catalog.summary(name, *found[name]) for name in sorted(found)]
-    ).model_dump(mode="json")
+    listing = {"servers": [catalog.summary(name, *found[name]) for name in sorted(found)]}
     etag = catalog.signer.etag(listing)
     if preconditions(request).evaluate(etag, safe=True):
         return Response(status_code=304, headers={"ETag": etag})

@@ -29,15 +29,16 @@ def expose_mode(request: Request) -> ExposeMode:
 
 
 def settings_view(ctx: AppContext, document: Document, mode: ExposeMode) -> dict[str, Any]:
+    """A SettingsResponse, built as a plain dict: validating a copy of a large document would
+    cost more than the rest of the request."""
     agent = document["agent_settings"]
     llm = agent.get("llm")
-    response = SettingsResponse(
-        schema_version=document["schema_version"],
-        agent_settings=map_agent_secrets(agent, view_fn(mode, ctx.cipher)),
-        misc_settings=document["misc_settings"],
-        llm_api_key_is_set=isinstance(llm, dict) and bool(llm.get("api_key")),
-    )
-    return response.model_dump()
+    return {
+        "schema_version": document["schema_version"],
+        "agent_settings": map_agent_secrets(agent, view_fn(mode, ctx.cipher)),
+        "misc_settings": document["misc_settings"],
+        "llm_api_key_is_set": isinstance(llm, dict) and bool(llm.get("api_key")),
+    }
 
 
 async def get_settings(request: Request) -> FastJSONResponse:
