@@ -134,10 +134,6 @@ class ServerProcess:
         self._log.close()
 
 
-def iter_lines(text: str) -> Iterator[str]:
-    yield from text.splitlines()
-
-
 class BareServerProcess(ServerProcess):
     """`python -m agent_server serve` without `--home`; the log goes to `log_dir`."""
 
