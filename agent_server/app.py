@@ -24,6 +24,7 @@ from agent_server.routes import operations, routes
 from agent_server.secrets import SecretCipher, agent_secret_values
 from agent_server.servers import ServerCatalog
 from agent_server.store import SettingsStore, ensure_home
+from sdk.models import ErrorBody, ValidationErrorBody
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +56,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 304:
         return Response(status_code=304, headers=exc.headers)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    body = ErrorBody(detail=exc.detail).model_dump()
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidSettings)
-    return JSONResponse({"detail": exc.errors}, status_code=422)
+    return JSONResponse(ValidationErrorBody(detail=exc.errors).model_dump(), status_code=422)
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"detail": str(exc)}, status_code=503)
+    return JSONResponse(ErrorBody(detail=str(exc)).model_dump(), status_code=503)
 
 
 class InternalErrorMiddleware:
