@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -173,7 +172,7 @@ async def write_server(request: Request) -> Response:
     write = ServerWrite(ctx, request, server_name(request))
     if request.method != "DELETE":
         await write.read_body(request)
-    await run_in_threadpool(ctx.store.update, write)
+    await ctx.store.write(write)
     if write.result is None:
         return Response(status_code=204)
     etag = ctx.servers.etag(write.result)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
@@ -88,9 +87,8 @@ async def patch_settings(request: Request) -> FastJSONResponse:
     ctx = context(request)
     agent_diff, misc_diff = _patch_body(await read_json_object(request))
     _reject_managed(ctx, agent_diff)
-    document = await run_in_threadpool(
-        ctx.store.update,
-        lambda current: apply_settings_patch(current, agent_diff, misc_diff, ctx.cipher),
+    document = await ctx.store.write(
+        lambda current: apply_settings_patch(current, agent_diff, misc_diff, ctx.cipher)
     )
     return FastJSONResponse(settings_view(ctx, document, "redacted"))
 
