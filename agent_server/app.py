@@ -114,6 +114,7 @@ def create_app(config: Config) -> Starlette:
     ensure_home(config.home)
     cipher = load_cipher(config)
     store = SettingsStore(config.home)
+    store.remove_stale_temp_files()
     check_secrets(store, cipher)
     managed = {}
     if config.managed_config is not None:

@@ -152,6 +152,21 @@ class SettingsStore:
         self._thread_lock = threading.Lock()
         self._cached: tuple[_Stamp | None, Document] | None = None
 
+    def remove_stale_temp_files(self) -> int:
+        """Remove temp files that writes killed mid-way left behind; the count removed.
+
+        Under the lock: a writer holds it for as long as its temp file exists, so none that is
+        in use can be touched.
+        """
+        removed = 0
+        with self._thread_lock, self._file_lock:
+            for stale in self.home.glob(f".{SETTINGS_FILE}.*.tmp"):
+                stale.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            log.warning("removed %d temp file(s) left by interrupted writes", removed)
+        return removed
+
     def read(self) -> Document:
         """The current document (shared: callers must not mutate it). Takes no lock."""
         try:

@@ -116,6 +116,25 @@ def test_writes_leave_private_files_and_no_temp_files(
     assert read_settings(home)["misc_settings"] == {"n": 4}
 
 
+def test_temp_files_left_by_a_killed_write_are_removed_at_start(
+    home: Path, make_client: Callable[..., TestClient]
+) -> None:
+    client = make_client()
+    assert client.patch("/api/settings", json={"misc_settings_diff": {"n": 1}}).status_code == 200
+    before = (home / "settings.json").read_bytes()
+    stale = [home / ".settings.json.abc123.tmp", home / ".settings.json.def456.tmp"]
+    for path in stale:  # what a write killed between its temp file and the rename leaves
+        path.write_bytes(b'{"schema_version": 1, "agent_se')
+    unrelated = home / "notes.tmp"
+    unrelated.write_text("not ours")
+
+    restarted = make_client()
+    assert [path for path in stale if path.exists()] == []
+    assert unrelated.exists()
+    assert (home / "settings.json").read_bytes() == before
+    assert restarted.get("/api/settings").json()["misc_settings"] == {"n": 1}
+
+
 def test_readers_never_see_a_half_written_file(home: Path, client: TestClient) -> None:
     big = "x" * 400_000  # large enough that a write in place would be seen half done
     assert client.patch("/api/settings", json={"misc_settings_diff": {"v": 0}}).status_code == 200
