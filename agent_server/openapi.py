@@ -151,8 +151,14 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
                 "application/json": {"schema": schemas.ref(reply.model, "serialization")}
             }
         if reply.headers:
+            # On a success the headers are always sent; on an error only when the resource
+            # exists (a 412 or 428 for a missing server has no ETag to give).
             body["headers"] = {
-                h: {"description": RESPONSE_HEADERS[h], "schema": {"type": "string"}}
+                h: {
+                    "description": RESPONSE_HEADERS[h],
+                    "required": status < 400,
+                    "schema": {"type": "string"},
+                }
                 for h in reply.headers
             }
         responses[str(status)] = body

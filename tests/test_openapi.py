@@ -104,6 +104,12 @@ def test_request_and_response_headers_are_documented(served: dict[str, Any]) -> 
     assert "ETag" in put["200"]["headers"]
     assert "ETag" in put["412"]["headers"]
     assert "ETag" in served["paths"][ITEM]["get"]["responses"]["304"]["headers"]
+    # Always sent on success, so a checker can catch a missing one; on errors only sometimes.
+    assert put["201"]["headers"]["ETag"]["required"] is True
+    assert put["201"]["headers"]["Location"]["required"] is True
+    assert served["paths"][LIST]["get"]["responses"]["200"]["headers"]["ETag"]["required"] is True
+    assert put["412"]["headers"]["ETag"]["required"] is False
+    assert "ETag" in put["428"]["headers"]
 
 
 def test_schemas_come_from_the_sdk_models_with_descriptions(served: dict[str, Any]) -> None:
