@@ -178,3 +178,30 @@ def serving_together(*servers: ServerProcess) -> Iterator[tuple[ServerProcess, .
     finally:
         for server in servers:
             server.stop()
+
+
+def client_test_servers(root: Path, managed: str, session_key: str) -> list[ServerProcess]:
+    """Three servers (not yet ready) for the client-side tests, each in its own home under root:
+
+    main (session key `session_key`, an administrator's server named `managed`), strict
+    (--require-preconditions) and one to switch to the acp agent kind.
+    """
+    from cryptography.fernet import Fernet
+
+    def env(**extra: str) -> dict[str, str]:
+        return cli_env(AGENT_SERVER_SECRET_KEY=Fernet.generate_key().decode(), **extra)
+
+    config = root / "managed.json"
+    config.write_text(json.dumps({"mcpServers": {managed: {"command": "admin-tool"}}}))
+    for name in ("main", "strict", "acp"):
+        (root / name).mkdir()
+    return [
+        ServerProcess(
+            root / "main" / "home",
+            "--managed-config",
+            str(config),
+            env=env(AGENT_SERVER_SESSION_API_KEYS=session_key),
+        ),
+        ServerProcess(root / "strict" / "home", "--require-preconditions", env=env()),
+        ServerProcess(root / "acp" / "home", env=env()),
+    ]

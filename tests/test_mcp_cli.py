@@ -20,8 +20,15 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
-from support import MASK, ROOT, ServerProcess, cli_env, free_port, serving_together
+from support import (
+    MASK,
+    ROOT,
+    ServerProcess,
+    cli_env,
+    client_test_servers,
+    free_port,
+    serving_together,
+)
 
 from sdk import MCPServerListResponse, MCPServerResponse
 from sdk.errors import ERRORS_BY_STATUS
@@ -44,10 +51,6 @@ UNREACHABLE = "unreachable"
 USAGE = "usage"
 
 
-def server_env(**extra: str) -> dict[str, str]:
-    return cli_env(AGENT_SERVER_SECRET_KEY=Fernet.generate_key().decode(), **extra)
-
-
 @dataclass(frozen=True)
 class Servers:
     main: ServerProcess  # session key KEY, one managed server
@@ -59,20 +62,7 @@ class Servers:
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     """Three homes, started at once; the acp one is switched to the acp agent kind."""
     root = tmp_path_factory.mktemp("cli")
-    managed = root / "managed.json"
-    managed.write_text(json.dumps({"mcpServers": {MANAGED: {"command": "admin-tool"}}}))
-    for name in ("main", "strict", "acp"):
-        (root / name).mkdir()
-    for main, strict, acp in serving_together(
-        ServerProcess(
-            root / "main" / "home",
-            "--managed-config",
-            str(managed),
-            env=server_env(AGENT_SERVER_SESSION_API_KEYS=KEY),
-        ),
-        ServerProcess(root / "strict" / "home", "--require-preconditions", env=server_env()),
-        ServerProcess(root / "acp" / "home", env=server_env()),
-    ):
+    for main, strict, acp in serving_together(*client_test_servers(root, MANAGED, KEY)):
         diff = {"agent_settings_diff": {"agent_kind": "acp", "acp_server": "x"}}
         switched = httpx.patch(acp.url + "/api/settings", json=diff)
         assert switched.status_code == 200, switched.text

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
-import json
 import subprocess
 import sys
 import threading
@@ -19,8 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
-from support import MASK, ROOT, ServerProcess, cli_env, serving_together
+from support import MASK, ROOT, ServerProcess, client_test_servers, serving_together
 
 from sdk import (
     AsyncSettingsClient,
@@ -52,29 +50,11 @@ BASE = "/api/settings/mcp-servers"
 E = TypeVar("E", bound=SettingsAPIError)
 
 
-def server_env(**extra: str) -> dict[str, str]:
-    return cli_env(AGENT_SERVER_SECRET_KEY=Fernet.generate_key().decode(), **extra)
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ...]]:
     """Three homes, started at once: main, strict and acp (see the fixtures below)."""
     root = tmp_path_factory.mktemp("sdk")
-    managed = root / "managed.json"
-    managed.write_text(json.dumps({"mcpServers": {MANAGED: {"command": "admin-tool"}}}))
-    (root / "main").mkdir()
-    (root / "strict").mkdir()
-    (root / "acp").mkdir()
-    yield from serving_together(
-        ServerProcess(
-            root / "main" / "home",
-            "--managed-config",
-            str(managed),
-            env=server_env(AGENT_SERVER_SESSION_API_KEYS=KEY),
-        ),
-        ServerProcess(root / "strict" / "home", "--require-preconditions", env=server_env()),
-        ServerProcess(root / "acp" / "home", env=server_env()),
-    )
+    yield from serving_together(*client_test_servers(root, MANAGED, KEY))
 
 
 @pytest.fixture(scope="module")
