@@ -57,7 +57,11 @@ def agent_kind(agent: dict[str, Any]) -> str:
 
 def mcp_servers(document: Document) -> dict[str, Any]:
     """The stored MCP servers by name; empty when the agent kind has none."""
-    agent = document["agent_settings"]
+    return agent_servers(document["agent_settings"])
+
+
+def agent_servers(agent: dict[str, Any]) -> dict[str, Any]:
+    """The MCP servers of agent settings by name; empty when the agent kind has none."""
     if agent_kind(agent) != "openhands":
         return {}
     servers = (agent.get("mcp_config") or {}).get("mcpServers")
@@ -87,7 +91,7 @@ _MISSING = object()
 # --- validation ---------------------------------------------------------------------------------
 
 
-def _pydantic_errors(exc: PydanticValidationError, prefix: Loc) -> list[dict[str, Any]]:
+def pydantic_field_errors(exc: PydanticValidationError, prefix: Loc) -> list[dict[str, Any]]:
     """Field errors without the `input` pydantic would echo: it may be a secret."""
     return [field_error((*prefix, *err["loc"]), err["msg"], err["type"]) for err in exc.errors()]
 
@@ -96,7 +100,7 @@ def _check_model(model: type[BaseModel], value: Any, prefix: Loc) -> list[dict[s
     try:
         model.model_validate(value)
     except PydanticValidationError as exc:
-        return _pydantic_errors(exc, prefix)
+        return pydantic_field_errors(exc, prefix)
     return []
 
 
@@ -201,7 +205,7 @@ def validate_agent_settings(agent: Any, old: Any) -> list[dict[str, Any]]:
     servers = mcp.get("mcpServers") if isinstance(mcp, dict) else None
     if not isinstance(servers, dict):
         return errors
-    old_servers = mcp_servers({"agent_settings": old}) if isinstance(old, dict) else {}
+    old_servers = agent_servers(old) if isinstance(old, dict) else {}
     for name, server in servers.items():
         loc: Loc = (*prefix, "mcp_config", "mcpServers", name)
         if not is_valid_server_name(name):
@@ -239,8 +243,8 @@ def _resolve_agent_secrets(
         stored = old_llm.get("api_key") if isinstance(old_llm, dict) else None
         key = resolver.resolve(("agent_settings", "llm", "api_key"), llm["api_key"], stored)
         out["llm"] = {**llm, "api_key": key}
-    servers = mcp_servers({"agent_settings": agent})
-    old_servers = mcp_servers({"agent_settings": old})
+    servers = agent_servers(agent)
+    old_servers = agent_servers(old)
     if servers:
         resolved = {}
         for name, server in servers.items():

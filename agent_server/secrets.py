@@ -105,16 +105,15 @@ def is_secret_auth(value: Any) -> bool:
 
 def server_secret_slots(server: Any) -> Iterator[tuple[Loc, str]]:
     """(loc inside the server, value) of every secret in one MCP server config."""
-    if not isinstance(server, dict):
-        return
-    for section in ("env", "headers"):
-        values = server.get(section)
-        if isinstance(values, dict):
-            for key, value in values.items():
-                if isinstance(value, str):
-                    yield (section, key), value
-    if is_secret_auth(server.get("auth")):
-        yield ("auth",), server["auth"]
+    found: list[tuple[Loc, str]] = []
+
+    def collect(loc: Loc, value: str) -> str:
+        found.append((loc, value))
+        return value
+
+    if isinstance(server, dict):
+        map_server_secrets(server, collect)
+    return iter(found)
 
 
 def map_server_secrets(server: dict[str, Any], fn: SecretFn, prefix: Loc = ()) -> dict[str, Any]:
@@ -181,6 +180,15 @@ def log_plaintext_served(what: str) -> None:
     log.warning("served %s with secrets in plaintext (X-Expose-Secrets: plaintext)", what)
 
 
+def mask_without_secret(loc: Loc) -> dict[str, Any]:
+    """The field error of a mask where no secret is stored to keep."""
+    return field_error(
+        loc,
+        f"'{MASK}' keeps the stored secret, but no secret is stored here; send the value itself",
+        "secret_missing",
+    )
+
+
 class SecretResolver:
     """Turns incoming secret values into stored tokens, reusing every unchanged token.
 
@@ -197,14 +205,7 @@ class SecretResolver:
             return incoming
         if incoming == MASK:
             if stored is None:
-                self.errors.append(
-                    field_error(
-                        loc,
-                        f"'{MASK}' keeps the stored secret, but no secret is stored here; "
-                        "send the value itself",
-                        "secret_missing",
-                    )
-                )
+                self.errors.append(mask_without_secret(loc))
                 return incoming
             return stored
         plaintext = self.cipher.open(incoming)
@@ -229,20 +230,20 @@ def plaintext_candidate(
     A mask takes the stored server's secret at the same place, a token its plaintext; a mask
     with nothing stored behind it is an InvalidSettings naming the field.
     """
-    resolver = SecretResolver(cipher)
+    errors: list[dict[str, Any]] = []
     stored_slots = dict(server_secret_slots(stored))
 
     def fill(loc: Loc, value: str) -> str:
         if value == MASK:
             token = stored_slots.get(loc[1:])
             if token is None:
-                resolver.resolve(loc, value, None)  # records the error
+                errors.append(mask_without_secret(loc))
                 return value
             return cipher.decrypt(token)
         opened = cipher.open(value)
         return value if opened is None else opened
 
     config = map_server_secrets(candidate, fill, ("config",))
-    if resolver.errors:
-        raise InvalidSettings(resolver.errors)
+    if errors:
+        raise InvalidSettings(errors)
     return config

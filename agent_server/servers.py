@@ -15,6 +15,10 @@ from agent_server.secrets import SecretCipher, map_server_secrets, view_fn
 from sdk.models import ExposeMode, MCPServerSummary
 
 Source = Literal["user", "managed"]
+MANAGED = (
+    "MCP server {name!r} is managed by the administrator's configuration and cannot be "
+    "changed through the API"
+)
 _ETAG_CACHE_LIMIT = 100_000
 
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from agent_server.bodies import read_json_object
 from agent_server.context import AppContext, context
-from agent_server.document import is_valid_server_name, validate_server
+from agent_server.document import is_valid_server_name, pydantic_field_errors, validate_server
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Reply, errors
@@ -70,9 +70,7 @@ async def test_config(request: Request) -> FastJSONResponse:
     try:
         body = MCPTestRequest.model_validate(await read_json_object(request))
     except ValidationError as exc:
-        raise InvalidSettings(
-            [field_error(e["loc"], e["msg"], e["type"]) for e in exc.errors()]
-        ) from None
+        raise InvalidSettings(pydantic_field_errors(exc, ())) from None
     stored = None
     if body.name is not None:
         if not is_valid_server_name(body.name):

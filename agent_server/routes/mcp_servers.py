@@ -29,6 +29,7 @@ from agent_server.openapi import Operation, Reply, errors
 from agent_server.preconditions import Preconditions
 from agent_server.routes.settings import expose_mode
 from agent_server.secrets import log_plaintext_served
+from agent_server.servers import MANAGED
 from sdk.models import (
     ErrorBody,
     MCPServerListResponse,
@@ -41,10 +42,6 @@ PREFIX = "/api/settings/mcp-servers"
 WRONG_KIND = (
     "MCP servers need the openhands agent kind, and this agent's kind is {kind!r}; switch with "
     'PATCH /api/settings {{"agent_settings_diff": {{"agent_kind": "openhands"}}}}'
-)
-MANAGED = (
-    "MCP server {name!r} is managed by the administrator's configuration and cannot be "
-    "changed through the API"
 )
 
 

@@ -15,6 +15,7 @@ from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Reply, errors
 from agent_server.secrets import log_plaintext_served, map_agent_secrets, parse_expose_mode, view_fn
+from agent_server.servers import MANAGED
 from sdk.models import ExposeMode, SettingsPatch, SettingsResponse
 
 _PATCH_FIELDS = tuple(SettingsPatch.model_fields)
@@ -76,11 +77,7 @@ def _reject_managed(ctx: AppContext, agent_diff: dict[str, Any] | None) -> None:
     servers = mcp.get("mcpServers") if isinstance(mcp, dict) else None
     if isinstance(servers, dict):
         for name in sorted(set(servers) & set(ctx.servers.managed)):
-            raise HTTPException(
-                403,
-                f"MCP server {name!r} is managed by the administrator's configuration "
-                "and cannot be changed through the API",
-            )
+            raise HTTPException(403, MANAGED.format(name=name))
 
 
 async def patch_settings(request: Request) -> FastJSONResponse:
