@@ -12,8 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent_server.auth import SessionKeyMiddleware
-from agent_server.config import ENV_PREVIOUS_KEYS, ENV_SECRET_KEY, Config, load_cipher
+from agent_server.config import (
+    ENV_PREVIOUS_KEYS,
+    ENV_SECRET_KEY,
+    Config,
+    load_cipher,
+    load_session_keys,
+)
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
 from agent_server.managed import load_managed_servers
@@ -22,8 +27,11 @@ from agent_server.preconditions import ETagSigner, load_etag_key
 from agent_server.probe import ToolCache
 from agent_server.routes import operations, routes
 from agent_server.secrets import SecretCipher, agent_secret_values
+from agent_server.security.guard import GuardRules, RequestGuard
+from agent_server.security.home import prepare_home
+from agent_server.security.session_keys import SESSION_KEY_FILE, SessionKeyMiddleware
 from agent_server.servers import ServerCatalog
-from agent_server.store import SettingsStore, ensure_home
+from agent_server.store import SettingsStore
 from sdk.models import ErrorBody, ValidationErrorBody
 
 log = logging.getLogger(__name__)
@@ -111,7 +119,7 @@ class InternalErrorMiddleware:
 
 def create_app(config: Config) -> Starlette:
     """Build the app; ConfigError when it must not start (bad key, undecryptable secrets)."""
-    ensure_home(config.home)
+    prepare_home(config.home)
     cipher = load_cipher(config)
     store = SettingsStore(config.home)
     store.remove_stale_temp_files()
@@ -120,11 +128,24 @@ def create_app(config: Config) -> Starlette:
     if config.managed_config is not None:
         managed = load_managed_servers(config.managed_config, cipher, os.environ)
     servers = ServerCatalog(ETagSigner(load_etag_key(config.home)), cipher, managed)
+    session_keys = load_session_keys(config)
+    if session_keys is None:
+        log.warning(
+            "serving WITHOUT a session key (--no-auth): any program of any user on this "
+            "machine can read and change the settings"
+        )
+    elif not config.session_api_keys:
+        log.info(
+            "the session key is in %s: send it as the X-Session-API-Key header",
+            config.home / SESSION_KEY_FILE,
+        )
+    guard = GuardRules.build(config.bind_host, config.allowed_hosts, config.allowed_origins)
     app = Starlette(
         routes=routes,
         middleware=[
             Middleware(InternalErrorMiddleware),
-            Middleware(SessionKeyMiddleware, keys=config.session_api_keys),
+            Middleware(RequestGuard, rules=guard),
+            Middleware(SessionKeyMiddleware, keys=session_keys),
         ],
         exception_handlers={
             HTTPException: _http_error,

@@ -6,6 +6,7 @@ import argparse
 import copy
 import dataclasses
 import ipaddress
+import logging.config
 import os
 import sys
 from collections.abc import Sequence
@@ -16,10 +17,10 @@ from agent_server import mcp_commands
 from agent_server.config import (
     ENV_PREVIOUS_KEYS,
     ENV_SECRET_KEY,
-    ENV_SESSION_API_KEYS,
     KEY_FILE,
     Config,
     load_keys,
+    split_list,
     write_key_file,
 )
 from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
@@ -29,7 +30,8 @@ from agent_server.secrets import (
     generate_key,
     map_agent_secrets,
 )
-from agent_server.store import SettingsStore, ensure_home
+from agent_server.security.home import prepare_home
+from agent_server.store import SettingsStore
 
 EXIT_REFUSED = 2
 
@@ -61,20 +63,28 @@ def serve(args: argparse.Namespace) -> int:
 
     from agent_server.app import create_app
 
+    logging.config.dictConfig(log_config())  # start-up messages go where uvicorn's will
     config = Config.from_env()
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {"bind_host": args.host}
     if args.home:
         overrides["home"] = Path(args.home).expanduser()
     if args.require_preconditions:
         overrides["require_preconditions"] = True
     if args.managed_config:
         overrides["managed_config"] = Path(args.managed_config).expanduser()
+    if args.no_auth:
+        overrides["no_auth"] = True
+    if args.allowed_hosts is not None:
+        overrides["allowed_hosts"] = split_list(args.allowed_hosts)
+    if args.allowed_origins is not None:
+        overrides["allowed_origins"] = split_list(args.allowed_origins)
     config = dataclasses.replace(config, **overrides)
-    if not is_loopback(args.host) and not config.session_api_keys and not args.insecure:
+    if config.no_auth and not is_loopback(args.host) and not args.insecure:
         raise ConfigError(
-            f"refusing to serve on {args.host}, which is not a loopback address, without a "
-            f"session API key: anyone who can reach it could read and change the settings. "
-            f"Set {ENV_SESSION_API_KEYS}, bind 127.0.0.1, or pass --insecure to accept the risk."
+            f"refusing to serve {args.host}, which is not a loopback address, without a "
+            "session key (--no-auth): anyone who can reach it could read and change the "
+            "settings and run commands through the live checks. Drop --no-auth (a session "
+            "key is made in the home), bind 127.0.0.1, or add --insecure to accept the risk."
         )
     app = create_app(config)  # refuses here, before any worker starts, when it must not serve
     common: dict[str, Any] = {
@@ -102,7 +112,7 @@ def rotate_key(args: argparse.Namespace) -> int:
     config = Config.from_env()
     if args.home:
         config = dataclasses.replace(config, home=Path(args.home).expanduser())
-    ensure_home(config.home)
+    prepare_home(config.home)
     current, previous = load_keys(config)
     old = SecretCipher(current, previous)
     new_key = generate_key()
@@ -149,9 +159,24 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--home", help="the settings folder (env AGENT_SERVER_HOME; ~/.agent_server)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     run.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve without a session key, on a loopback address only (env AGENT_SERVER_NO_AUTH=1)",
+    )
+    run.add_argument(
         "--insecure",
         action="store_true",
-        help="serve a non-loopback address without a session API key",
+        help="with --no-auth, allow a non-loopback address",
+    )
+    run.add_argument(
+        "--allowed-hosts",
+        help="comma-separated Host names to answer to besides localhost, 127.0.0.1, [::1] and "
+        "--host (env AGENT_SERVER_ALLOWED_HOSTS)",
+    )
+    run.add_argument(
+        "--allowed-origins",
+        help="comma-separated web origins (scheme://host[:port]) that may call the API from a "
+        "browser besides the server's own (env AGENT_SERVER_ALLOWED_ORIGINS)",
     )
     run.add_argument(
         "--require-preconditions",

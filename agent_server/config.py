@@ -13,7 +13,15 @@ from pathlib import Path
 
 from agent_server.errors import ConfigError
 from agent_server.secrets import SecretCipher, generate_key, is_valid_key
-from agent_server.store import create_file_once, ensure_home, write_private_file
+from agent_server.security.home import prepare_home
+from agent_server.security.session_keys import (
+    SESSION_KEY_FILE,
+    KeyScope,
+    generate_session_key,
+    parse_session_keys,
+    read_session_key,
+)
+from agent_server.store import create_file_once, write_private_file
 
 DEFAULT_HOME = "~/.agent_server"
 KEY_FILE = "secret.key"
@@ -24,9 +32,13 @@ ENV_PREVIOUS_KEYS = "AGENT_SERVER_PREVIOUS_SECRET_KEYS"
 ENV_SESSION_API_KEYS = "AGENT_SERVER_SESSION_API_KEYS"
 ENV_REQUIRE_PRECONDITIONS = "AGENT_SERVER_REQUIRE_PRECONDITIONS"
 ENV_MANAGED_CONFIG = "AGENT_SERVER_MANAGED_CONFIG"
+ENV_NO_AUTH = "AGENT_SERVER_NO_AUTH"
+ENV_ALLOWED_HOSTS = "AGENT_SERVER_ALLOWED_HOSTS"
+ENV_ALLOWED_ORIGINS = "AGENT_SERVER_ALLOWED_ORIGINS"
+ENV_BIND_HOST = "AGENT_SERVER_BIND_HOST"  # set by `serve` for its worker processes
 
 
-def _split(value: str | None) -> tuple[str, ...]:
+def split_list(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
@@ -42,6 +54,10 @@ class Config:
     session_api_keys: tuple[str, ...] = ()
     require_preconditions: bool = False
     managed_config: Path | None = None
+    no_auth: bool = False
+    bind_host: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
@@ -49,10 +65,14 @@ class Config:
         return cls(
             home=Path(env.get(ENV_HOME) or DEFAULT_HOME).expanduser(),
             secret_key=env.get(ENV_SECRET_KEY) or None,
-            previous_secret_keys=_split(env.get(ENV_PREVIOUS_KEYS)),
-            session_api_keys=_split(env.get(ENV_SESSION_API_KEYS)),
+            previous_secret_keys=split_list(env.get(ENV_PREVIOUS_KEYS)),
+            session_api_keys=split_list(env.get(ENV_SESSION_API_KEYS)),
             require_preconditions=_flag(env.get(ENV_REQUIRE_PRECONDITIONS)),
             managed_config=Path(managed).expanduser() if managed else None,
+            no_auth=_flag(env.get(ENV_NO_AUTH)),
+            bind_host=env.get(ENV_BIND_HOST) or None,
+            allowed_hosts=split_list(env.get(ENV_ALLOWED_HOSTS)),
+            allowed_origins=split_list(env.get(ENV_ALLOWED_ORIGINS)),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -63,6 +83,10 @@ class Config:
             ENV_SESSION_API_KEYS: ",".join(self.session_api_keys),
             ENV_REQUIRE_PRECONDITIONS: "1" if self.require_preconditions else "0",
             ENV_MANAGED_CONFIG: str(self.managed_config or ""),
+            ENV_NO_AUTH: "1" if self.no_auth else "0",
+            ENV_BIND_HOST: self.bind_host or "",
+            ENV_ALLOWED_HOSTS: ",".join(self.allowed_hosts),
+            ENV_ALLOWED_ORIGINS: ",".join(self.allowed_origins),
         }
         if self.secret_key:
             env[ENV_SECRET_KEY] = self.secret_key
@@ -92,7 +116,7 @@ def load_keys(config: Config) -> tuple[str, tuple[str, ...]]:
                 "make one with: agent-server keygen"
             )
     else:
-        ensure_home(config.home)
+        prepare_home(config.home)
         keys = read_key_file(config.home)
         if not keys:
             _create_key_file(config.home)
@@ -121,3 +145,21 @@ def load_cipher(config: Config) -> SecretCipher:
 
 def _create_key_file(home: Path) -> None:
     create_file_once(home / KEY_FILE, (generate_key() + "\n").encode())
+
+
+def load_session_keys(config: Config) -> dict[str, KeyScope] | None:
+    """The accepted session keys by key with their scopes; None when serving without keys.
+
+    With no keys configured, `<home>/session.key` holds one generated admin key, made on the
+    first start and shared by every worker and later start.
+    """
+    if config.no_auth:
+        return None
+    if config.session_api_keys:
+        return parse_session_keys(config.session_api_keys)
+    path = config.home / SESSION_KEY_FILE
+    create_file_once(path, (generate_session_key() + "\n").encode())
+    key = read_session_key(path)
+    if key is None:
+        raise ConfigError(f"{path} holds no session key: remove it to have a new one made")
+    return {key: "admin"}

@@ -63,8 +63,13 @@ def add_parser(commands: Any) -> None:
     )
     common.add_argument(
         "--api-key",
-        default=os.environ.get("AGENT_SERVER_API_KEY"),
-        help="a session API key (env AGENT_SERVER_API_KEY)",
+        help="a session API key (env AGENT_SERVER_API_KEY; else the session.key in the home, "
+        "for a loopback --url)",
+    )
+    common.add_argument(
+        "--home",
+        help="the server's settings folder, whose session.key is used "
+        "(env AGENT_SERVER_HOME; default ~/.agent_server)",
     )
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
     mcp = commands.add_parser(
@@ -176,7 +181,7 @@ def _act(client: SettingsClient, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with SettingsClient(args.url, api_key=args.api_key) as client:
+        with SettingsClient(args.url, api_key=args.api_key, home=args.home) as client:
             _act(client, args)
     except UsageError as exc:
         print(f"agent-server: {exc}", file=sys.stderr)

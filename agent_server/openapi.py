@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute, Route
 
+from agent_server.security.session_keys import KeyScope
 from sdk.models import ErrorBody, ValidationErrorBody
 
 SchemaRef = type[BaseModel] | tuple[type[BaseModel], ...] | dict[str, Any]
@@ -77,6 +78,7 @@ class Operation:
     request_headers: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     secured: bool = True
+    scope: KeyScope = "read"
     path_params: dict[str, str] = field(default_factory=dict)
 
 
@@ -163,7 +165,9 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
             }
         responses[str(status)] = body
     out["responses"] = responses
-    if not op.secured:
+    if op.secured:
+        out["x-session-key-scope"] = op.scope
+    else:
         out["security"] = []
     return out
 
@@ -199,7 +203,12 @@ def build_openapi(
                     "type": "apiKey",
                     "in": "header",
                     "name": "X-Session-API-Key",
-                    "description": "Needed on every /api/ route when session API keys are set.",
+                    "description": (
+                        "Needed on every /api/ route unless the server runs with --no-auth. "
+                        "Each key has a scope: read, write or admin; an operation's "
+                        "x-session-key-scope names the one it needs, and X-Expose-Secrets "
+                        "encrypted or plaintext needs admin."
+                    ),
                 }
             },
         },

@@ -33,12 +33,6 @@ SETTINGS_FILE = "settings.json"
 _Stamp = tuple[int, int, int]
 
 
-def ensure_home(home: Path) -> None:
-    """Create the home folder as 0700 (only this user may read what it holds)."""
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(home, 0o700)
-
-
 def _write_temp(
     path: Path, data: bytes, mtime_ns: int | None = None
 ) -> tuple[Path, os.stat_result]:

@@ -7,11 +7,13 @@ how they wait. Every error answer raises a typed exception from sdk.errors.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
+from sdk._keys import find_api_key
 from sdk._requests import SERVERS, Call, body, check, conditional, server_path
 from sdk.errors import PreconditionFailed
 from sdk.models import (
@@ -48,9 +50,14 @@ class SettingsClient:
         base_url: str,
         api_key: str | None = None,
         *,
+        home: str | os.PathLike[str] | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """`api_key` None finds the key (sdk._keys): AGENT_SERVER_API_KEY, else the session.key
+        of `home` (else AGENT_SERVER_HOME, else ~/.agent_server) when base_url is loopback."""
+        if api_key is None:
+            api_key = find_api_key(base_url, home)
         self._http = httpx.Client(
             base_url=base_url, headers=_headers(api_key), timeout=timeout, transport=transport
         )
@@ -167,9 +174,14 @@ class AsyncSettingsClient:
         base_url: str,
         api_key: str | None = None,
         *,
+        home: str | os.PathLike[str] | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`api_key` None finds the key (sdk._keys): AGENT_SERVER_API_KEY, else the session.key
+        of `home` (else AGENT_SERVER_HOME, else ~/.agent_server) when base_url is loopback."""
+        if api_key is None:
+            api_key = find_api_key(base_url, home)
         self._http = httpx.AsyncClient(
             base_url=base_url, headers=_headers(api_key), timeout=timeout, transport=transport
         )

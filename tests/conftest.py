@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from starlette.testclient import TestClient
-from support import ServerProcess
+from support import ServerProcess, app_client
 
-from agent_server import Config, create_app
+from agent_server import Config
 
 
 @pytest.fixture
@@ -35,8 +35,7 @@ def make_client(config: Config) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        app = create_app(Config(**{**config.__dict__, **overrides}))
-        client = TestClient(app)
+        client: TestClient = app_client(Config(**{**config.__dict__, **overrides}))
         clients.append(client)
         return client
 

@@ -19,6 +19,28 @@ ROOT = Path(__file__).resolve().parent.parent
 MASK = "**********"
 
 
+def session_key_of(home: Path) -> str | None:
+    """The key a server made in `<home>/session.key`, as a client on this machine finds it."""
+    try:
+        return (home / "session.key").read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def app_client(config: Any) -> Any:
+    """A TestClient over a fresh app for `config`, as a local client sees it: a loopback Host,
+    and the session key the app made in its home (when no keys are configured)."""
+    from starlette.testclient import TestClient
+
+    from agent_server import create_app
+
+    client = TestClient(create_app(config), base_url="http://127.0.0.1:8000")
+    key = session_key_of(config.home)
+    if key is not None and not config.session_api_keys:
+        client.headers["X-Session-API-Key"] = key
+    return client
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,6 +102,8 @@ class ServerProcess:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.home = home
+        self.env = env if env is not None else cli_env()
         folder = log_dir if log_dir is not None else home.parent if home is not None else None
         if folder is None:
             raise ValueError("a ServerProcess needs a home or a log_dir")
@@ -118,6 +142,26 @@ class ServerProcess:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"server not ready after {timeout}s:\n{self.log()}")
+
+    @property
+    def api_key(self) -> str | None:
+        """A key this server accepts: the first configured one, else the one it made in its home."""
+        configured = self.env.get("AGENT_SERVER_SESSION_API_KEYS", "")
+        if configured:
+            first = configured.split(",")[0]
+            key, sep, scope = first.rpartition(":")
+            return key if sep and scope in ("read", "write", "admin") else first
+        home = self.home if self.home is not None else self.env.get("AGENT_SERVER_HOME")
+        return session_key_of(Path(home)) if home is not None else None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        key = self.api_key
+        return {"X-Session-API-Key": key} if key else {}
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx client for this server that sends its session key."""
+        return httpx.Client(base_url=self.url, headers=self.headers, **kwargs)
 
     def log(self) -> str:
         self._log.flush()
@@ -183,8 +227,8 @@ def serving_together(*servers: ServerProcess) -> Iterator[tuple[ServerProcess, .
 def client_test_servers(root: Path, managed: str, session_key: str) -> list[ServerProcess]:
     """Three servers (not yet ready) for the client-side tests, each in its own home under root:
 
-    main (session key `session_key`, an administrator's server named `managed`), strict
-    (--require-preconditions) and one to switch to the acp agent kind.
+    main (an administrator's server named `managed`), strict (--require-preconditions) and one
+    to switch to the acp agent kind; each takes the session key `session_key`.
     """
     from cryptography.fernet import Fernet
 
@@ -195,13 +239,9 @@ def client_test_servers(root: Path, managed: str, session_key: str) -> list[Serv
     config.write_text(json.dumps({"mcpServers": {managed: {"command": "admin-tool"}}}))
     for name in ("main", "strict", "acp"):
         (root / name).mkdir()
+    keyed = {"AGENT_SERVER_SESSION_API_KEYS": session_key}
     return [
-        ServerProcess(
-            root / "main" / "home",
-            "--managed-config",
-            str(config),
-            env=env(AGENT_SERVER_SESSION_API_KEYS=session_key),
-        ),
-        ServerProcess(root / "strict" / "home", "--require-preconditions", env=env()),
-        ServerProcess(root / "acp" / "home", env=env()),
+        ServerProcess(root / "main" / "home", "--managed-config", str(config), env=env(**keyed)),
+        ServerProcess(root / "strict" / "home", "--require-preconditions", env=env(**keyed)),
+        ServerProcess(root / "acp" / "home", env=env(**keyed)),
     ]

@@ -73,7 +73,7 @@ def served_plaintexts(http: httpx.Client) -> dict[tuple[str, ...], str]:
 
 
 def server_plaintexts(server: ServerProcess) -> dict[tuple[str, ...], str]:
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with server.client(timeout=10) as http:
         return served_plaintexts(http)
 
 
@@ -193,7 +193,7 @@ def test_environment_alone_configures_home_and_key(
     server = start_bare_server(
         env=cli_env(AGENT_SERVER_HOME=str(env_home), AGENT_SERVER_SECRET_KEY=secret_key)
     )
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with server.client(timeout=10) as http:
         write_secrets(http)
     assert decrypt_all(secret_key, stored_tokens(env_home)) == SECRETS
     assert not (env_home / "secret.key").exists()
@@ -207,7 +207,7 @@ def test_home_flag_wins_over_environment(
     flag_home = tmp_path / "flag-home"
     env = cli_env(AGENT_SERVER_HOME=str(env_home), AGENT_SERVER_SECRET_KEY=secret_key)
     server = start_server(flag_home, "--workers", str(workers), env=env)
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with server.client(timeout=10) as http:
         for i in range(4):  # with several workers, more than one of them answers
             response = http.patch(
                 "/api/settings",
@@ -328,7 +328,7 @@ def test_rotate_key_with_key_file(
     # No environment at all: the key file alone opens everything, and new secrets use the new key.
     server = start_server(home, env=cli_env())
     assert server_plaintexts(server) == SECRETS
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with server.client(timeout=10) as http:
         patched = http.patch(
             "/api/settings", json={"agent_settings_diff": {"llm": {"api_key": "sk-after"}}}
         )
@@ -406,7 +406,7 @@ def test_key_file_is_made_on_first_start_and_reused(
     assert mode(key_file) == 0o600
     key_bytes = key_file.read_bytes()
     Fernet(key_bytes.decode().split()[0])
-    with httpx.Client(base_url=first.url, timeout=10) as http:
+    with first.client(timeout=10) as http:
         write_secrets(http)
     first.stop()
     assert decrypt_all(key_bytes.decode().split()[0], stored_tokens(home)) == SECRETS
@@ -474,7 +474,7 @@ def test_previous_key_still_decrypts(
     assert server_plaintexts(server) == SECRETS
 
     # A secret written now is encrypted with the current key.
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with server.client(timeout=10) as http:
         patched = http.patch(
             "/api/settings", json={"agent_settings_diff": {"llm": {"api_key": "sk-rotated"}}}
         )
@@ -486,23 +486,39 @@ def test_previous_key_still_decrypts(
 # --- rule 8: non-loopback addresses -------------------------------------------------------------
 
 
-def test_non_loopback_without_session_key_refuses(home: Path, secret_key: str) -> None:
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_non_loopback_without_a_session_key_refuses(home: Path, secret_key: str, how: str) -> None:
     env = cli_env(AGENT_SERVER_SECRET_KEY=secret_key)
-    result = run_refused(
-        "serve", "--host", "0.0.0.0", "--port", str(free_port()), "--home", str(home), env=env
-    )
+    args = ["serve", "--host", "0.0.0.0", "--port", str(free_port()), "--home", str(home)]
+    if how == "flag":
+        args.append("--no-auth")
+    else:
+        env["AGENT_SERVER_NO_AUTH"] = "1"
+    result = run_refused(*args, env=env)
     assert result.returncode != 0
-    assert "session API key" in result.stderr
+    assert "--no-auth" in result.stderr
     assert "--insecure" in result.stderr
+    assert not home.exists()
 
 
-def test_non_loopback_with_insecure_serves(
+def test_non_loopback_without_a_key_serves_only_with_insecure(
     home: Path, secret_key: str, start_server: Callable[..., ServerProcess]
 ) -> None:
     env = cli_env(AGENT_SERVER_SECRET_KEY=secret_key)
-    server = start_server(home, "--host", "0.0.0.0", "--insecure", env=env)
+    server = start_server(home, "--host", "0.0.0.0", "--no-auth", "--insecure", env=env)
     response = httpx.get(server.url + "/api/settings", timeout=10)
     assert response.status_code == 200
+    assert not (home / "session.key").exists()
+    assert "WARNING" in server.log() and "--no-auth" in server.log()
+
+
+def test_non_loopback_by_default_serves_behind_the_generated_key(
+    home: Path, secret_key: str, start_server: Callable[..., ServerProcess]
+) -> None:
+    env = cli_env(AGENT_SERVER_SECRET_KEY=secret_key)
+    server = start_server(home, "--host", "0.0.0.0", env=env)
+    assert httpx.get(server.url + "/api/settings", timeout=10).status_code == 401
+    assert httpx.get(server.url + "/api/settings", headers=server.headers).status_code == 200
 
 
 def test_non_loopback_with_session_key_serves(
@@ -539,7 +555,7 @@ def test_plaintext_reads_are_logged_without_the_secret(
 ) -> None:
     canary = "canary-7f3a9c2e-do-not-log"
     server = start_server(home, env=cli_env(AGENT_SERVER_SECRET_KEY=secret_key))
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with server.client(timeout=10) as http:
         body = {
             "agent_settings_diff": {
                 "llm": {"api_key": canary},

@@ -73,7 +73,7 @@ def test_the_generated_client_lists_creates_reads_patches_and_deletes(
     generated: ModuleType, server: ServerProcess
 ) -> None:
     models = importlib.import_module(f"{PACKAGE}.models")
-    client = generated.Client(base_url=server.url)
+    client = generated.Client(base_url=server.url, headers=server.headers)
     listing = api("mcp_servers.list_mcp_servers")
     get = api("mcp_servers.get_mcp_server")
     put = api("mcp_servers.put_mcp_server")
@@ -145,7 +145,7 @@ def test_the_generated_client_reads_remote_servers_and_validation_errors(
     generated: ModuleType, server: ServerProcess
 ) -> None:
     models = importlib.import_module(f"{PACKAGE}.models")
-    client = generated.Client(base_url=server.url)
+    client = generated.Client(base_url=server.url, headers=server.headers)
     put = api("mcp_servers.put_mcp_server")
 
     remote = models.RemoteServerConfig(

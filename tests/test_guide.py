@@ -44,7 +44,7 @@ def test_curl_examples_run_as_written(
     )
     result = subprocess.run(
         ["bash", "-c", script],
-        env={"URL": server.url, "PATH": os.environ["PATH"]},
+        env={"URL": server.url, "AGENT_SERVER_HOME": str(home), "PATH": os.environ["PATH"]},
         capture_output=True,
         text=True,
         timeout=60,

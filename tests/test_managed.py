@@ -230,7 +230,7 @@ def test_env_references_are_filled_at_load_and_never_written(
     path = write_config(tmp_path / "managed.json", WITH_REFERENCES)
     env = cli_env(CORP_KEY=ENV_KEY, CORP_AUTH=ENV_AUTH)
     server = start_server(home, "--managed-config", str(path), env=env)
-    with httpx.Client(base_url=server.url) as http:
+    with server.client() as http:
         plain = http.get(url("corp-search"), headers=PLAINTEXT).json()
         assert plain["source"] == "managed"
         assert plain["config"]["headers"] == {"X-Corp-Key": ENV_KEY}
@@ -265,7 +265,7 @@ def test_managed_config_from_the_environment_variable(
     path = write_config(tmp_path / "managed.json", WITH_REFERENCES)
     env = cli_env(AGENT_SERVER_MANAGED_CONFIG=str(path), CORP_KEY=ENV_KEY, CORP_AUTH=ENV_AUTH)
     server = start_server(home, env=env)
-    with httpx.Client(base_url=server.url) as http:
+    with server.client() as http:
         read = http.get(url("corp-search"), headers=PLAINTEXT).json()
         assert read["source"] == "managed"
         assert read["config"]["auth"] == ENV_AUTH

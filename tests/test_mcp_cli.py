@@ -64,7 +64,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     root = tmp_path_factory.mktemp("cli")
     for main, strict, acp in serving_together(*client_test_servers(root, MANAGED, KEY)):
         diff = {"agent_settings_diff": {"agent_kind": "acp", "acp_server": "x"}}
-        switched = httpx.patch(acp.url + "/api/settings", json=diff)
+        switched = httpx.patch(acp.url + "/api/settings", json=diff, headers=acp.headers)
         assert switched.status_code == 200, switched.text
         yield Servers(main, strict, acp)
 

@@ -772,7 +772,7 @@ def test_real_server_process_never_logs_secrets(
 ) -> None:
     server = start_server(home)
     answers: dict[str, httpx.Response] = {}
-    with httpx.Client(base_url=server.url, timeout=60) as api:
+    with server.client(timeout=60) as api:
         for name, config in (
             # stdio_tools.py and stdio_crash.py print their env secret to stderr; the secured
             # server echoes the credentials it refuses.

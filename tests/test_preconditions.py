@@ -167,14 +167,14 @@ def test_etag_survives_restart_and_key_rotation(
     home: Path, start_server: Callable[..., ServerProcess]
 ) -> None:
     server = start_server(home)
-    with httpx.Client(base_url=server.url) as http:
+    with server.client() as http:
         etag = create(http, "remote", REMOTE)
         create(http, "files", STDIO)
         listing = http.get(BASE).headers["etag"]
     server.stop()
 
     restarted = start_server(home)
-    with httpx.Client(base_url=restarted.url) as http:
+    with restarted.client() as http:
         assert etag_of(http, "remote") == etag
         assert http.get(BASE).headers["etag"] == listing
     restarted.stop()
@@ -187,7 +187,7 @@ def test_etag_survives_restart_and_key_rotation(
     assert all(tokens_after[slot] != tokens_before[slot] for slot in tokens_before)
 
     with_new_key = start_server(home)
-    with httpx.Client(base_url=with_new_key.url) as http:
+    with with_new_key.client() as http:
         assert etag_of(http, "remote") == etag
         assert http.get(BASE).headers["etag"] == listing
         assert http.get(url("remote"), headers=PLAINTEXT).json()["config"] == REMOTE
@@ -405,7 +405,7 @@ def test_require_preconditions_in_a_server_process(
         server = start_server(home, "--require-preconditions")
     else:
         server = start_server(home, env=cli_env(AGENT_SERVER_REQUIRE_PRECONDITIONS="1"))
-    with httpx.Client(base_url=server.url) as http:
+    with server.client() as http:
         _check_required(http)
 
 
@@ -427,7 +427,7 @@ def test_writes_to_different_servers_never_conflict(two_workers: ServerProcess) 
     def writer(index: int) -> list[int]:
         name = f"server-{index}"
         statuses = []
-        with httpx.Client(base_url=two_workers.url, timeout=30) as http:
+        with two_workers.client(timeout=30) as http:
             etag = create(http, name, {"command": "x", "env": {"N": "start"}})
             for step in range(10):
                 response = http.patch(
@@ -441,7 +441,7 @@ def test_writes_to_different_servers_never_conflict(two_workers: ServerProcess) 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(writer, range(8)))
     assert results == [[200] * 10] * 8
-    with httpx.Client(base_url=two_workers.url) as http:
+    with two_workers.client() as http:
         for index in range(8):
             config = http.get(url(f"server-{index}"), headers=PLAINTEXT).json()["config"]
             assert config["env"] == {"N": f"{index}-9"}
@@ -450,17 +450,17 @@ def test_writes_to_different_servers_never_conflict(two_workers: ServerProcess) 
 def test_of_two_writers_with_the_same_if_match_exactly_one_wins(
     two_workers: ServerProcess,
 ) -> None:
-    with httpx.Client(base_url=two_workers.url) as http:
+    with two_workers.client() as http:
         create(http, "race", {"command": "x", "description": "start"})
     for round_ in range(6):
-        with httpx.Client(base_url=two_workers.url) as http:
+        with two_workers.client() as http:
             etag = etag_of(http, "race")
         barrier = threading.Barrier(2)
 
         def writer(
             index: int, etag: str = etag, round_: int = round_, barrier: threading.Barrier = barrier
         ) -> httpx.Response:
-            with httpx.Client(base_url=two_workers.url, timeout=30) as http:
+            with two_workers.client(timeout=30) as http:
                 http.get("/health")  # connect before the race starts
                 barrier.wait()
                 return http.patch(
@@ -476,7 +476,7 @@ def test_of_two_writers_with_the_same_if_match_exactly_one_wins(
         winner = next(r for r in responses if r.status_code == 200)
         loser = next(r for r in responses if r.status_code == 412)
         assert loser.headers["etag"] == winner.headers["etag"]
-        with httpx.Client(base_url=two_workers.url) as http:
+        with two_workers.client() as http:
             final = http.get(url("race")).json()
         assert final["config"]["description"] == winner.json()["config"]["description"]
         assert final["etag"] == winner.headers["etag"]

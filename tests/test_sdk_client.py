@@ -362,7 +362,7 @@ def test_forbidden_to_write_a_managed_server(api: SettingsClient) -> None:
 
 
 def test_conflict_when_the_agent_kind_is_acp(acp_server: ServerProcess) -> None:
-    with SettingsClient(acp_server.url) as client:
+    with SettingsClient(acp_server.url, api_key=KEY) as client:
         assert client.mcp_servers.put("sdk-before-acp", stdio()).name == "sdk-before-acp"
         switched = client.settings.patch({"agent_kind": "acp", "acp_server": "x"})
         assert switched.agent_settings["agent_kind"] == "acp"
@@ -372,7 +372,7 @@ def test_conflict_when_the_agent_kind_is_acp(acp_server: ServerProcess) -> None:
 
 
 def test_precondition_required_by_a_strict_server(strict_server: ServerProcess) -> None:
-    with SettingsClient(strict_server.url) as client:
+    with SettingsClient(strict_server.url, api_key=KEY) as client:
         expect(PreconditionRequired, 428, lambda: client.mcp_servers.put("sdk-428", stdio()))
         created = client.mcp_servers.put("sdk-428", stdio(), if_none_match="*")
         expect(PreconditionRequired, 428, lambda: client.mcp_servers.patch("sdk-428", {"args": []}))

@@ -408,7 +408,11 @@ _BIG = json.dumps({"misc_settings_diff": {"blob": "x" * (1024 * 1024)}}).encode(
 # (id, request kwargs, expected status)
 _BAD_REQUESTS: list[tuple[str, Callable[[], dict[str, Any]], int]] = [
     ("over-1mib", lambda: {"content": _BIG, "headers": {"content-type": "application/json"}}, 413),
-    ("over-1mib-chunked", lambda: {"content": _chunks(_BIG)}, 413),
+    (
+        "over-1mib-chunked",
+        lambda: {"content": _chunks(_BIG), "headers": {"content-type": "application/json"}},
+        413,
+    ),
     (
         "invalid-json",
         lambda: {
@@ -427,7 +431,11 @@ _BAD_REQUESTS: list[tuple[str, Callable[[], dict[str, Any]], int]] = [
     ),
     ("array-body", lambda: {"json": [{"misc_settings_diff": {"a": 1}}]}, 400),
     ("string-body", lambda: {"json": "misc_settings_diff"}, 400),
-    ("null-body", lambda: {"json": None, "content": b"null"}, 400),
+    (
+        "null-body",
+        lambda: {"content": b"null", "headers": {"content-type": "application/json"}},
+        400,
+    ),
     (
         "nan",
         lambda: {
@@ -450,6 +458,11 @@ _BAD_REQUESTS: list[tuple[str, Callable[[], dict[str, Any]], int]] = [
             "content": json.dumps({"misc_settings_diff": {"a": 1}}).encode(),
             "headers": {"content-type": "text/plain"},
         },
+        415,
+    ),
+    (
+        "no-content-type",
+        lambda: {"content": json.dumps({"misc_settings_diff": {"a": 1}}).encode()},
         415,
     ),
     ("unknown-key", lambda: {"json": {"misc_settings_diff": {"a": 1}, "extra": 1}}, 400),

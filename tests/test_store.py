@@ -35,20 +35,21 @@ def misc(http: httpx.Client) -> dict[str, Any]:
     return result
 
 
-def write_many(urls: list[str]) -> dict[str, int]:
+def write_many(servers: list[ServerProcess]) -> dict[str, int]:
     """THREADS threads x WRITES_PER_THREAD PATCHes, each setting its own misc key.
 
     Every request opens its own connection, so the kernel spreads them over the worker processes
-    that share a socket; thread t sends its i-th write to urls[(t + i) % len(urls)].
+    that share a socket; thread t sends its i-th write to servers[(t + i) % len(servers)].
     """
 
     def run(thread: int) -> list[int]:
         statuses = []
         for i in range(WRITES_PER_THREAD):
-            url = urls[(thread + i) % len(urls)]
+            server = servers[(thread + i) % len(servers)]
             response = httpx.patch(
-                url + "/api/settings",
+                server.url + "/api/settings",
                 json={"misc_settings_diff": {f"k-{thread}-{i}": i}},
+                headers=server.headers,
                 timeout=30,
             )
             statuses.append(response.status_code)
@@ -68,9 +69,9 @@ def test_concurrent_writes_to_several_workers_lose_nothing(
     home: Path, secret_key: str, start_server: Callable[..., ServerProcess]
 ) -> None:
     server = start_server(home, "--workers", "4", env=cli_env(AGENT_SERVER_SECRET_KEY=secret_key))
-    expected = write_many([server.url])
+    expected = write_many([server])
     assert read_settings(home)["misc_settings"] == expected
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with server.client(timeout=10) as http:
         assert misc(http) == expected
     # The writes really had several processes to go to.
     workers = {line for line in server.log().splitlines() if "Started server process [" in line}
@@ -83,10 +84,10 @@ def test_concurrent_writes_to_two_processes_on_one_home_lose_nothing(
     env = cli_env(AGENT_SERVER_SECRET_KEY=secret_key)
     first = start_server(home, env=env)
     second = start_server(home, env=env)
-    expected = write_many([first.url, second.url])
+    expected = write_many([first, second])
     assert read_settings(home)["misc_settings"] == expected
     for server in (first, second):
-        with httpx.Client(base_url=server.url, timeout=10) as http:
+        with server.client(timeout=10) as http:
             assert misc(http) == expected
 
 
@@ -97,7 +98,7 @@ def test_writes_leave_private_files_and_no_temp_files(
     home: Path, make_client: Callable[..., TestClient]
 ) -> None:
     home.mkdir(parents=True)
-    os.chmod(home, 0o755)  # a home made by someone else, readable by all
+    os.chmod(home, 0o755)  # a home made by someone else, readable by all: left as it is
     client = make_client()
     for i in range(5):
         body: dict[str, Any] = {"misc_settings_diff": {"n": i}}
@@ -107,12 +108,18 @@ def test_writes_leave_private_files_and_no_temp_files(
     invalid = client.patch("/api/settings", json={"agent_settings_diff": {"llm": {"model": 5}}})
     assert invalid.status_code == 422
 
-    assert mode(home) == 0o700
+    assert mode(home) == 0o755
     assert mode(home / "settings.json") == 0o600
     assert (home / "settings.json.lock").exists()
     names = os.listdir(home)
     assert [name for name in names if name.endswith(".tmp")] == []
-    assert set(names) <= {"settings.json", "settings.json.lock", "etag.key", "secret.key"}
+    assert set(names) <= {
+        "settings.json",
+        "settings.json.lock",
+        "etag.key",
+        "secret.key",
+        "session.key",
+    }
     assert read_settings(home)["misc_settings"] == {"n": 4}
 
 
@@ -259,7 +266,7 @@ def test_corrupt_file_in_a_server_process(
     truncated, _ = CORRUPT["truncated"]
     path.write_bytes(truncated)
     server = start_server(home, env=cli_env(AGENT_SERVER_SECRET_KEY=secret_key))
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with server.client(timeout=10) as http:
         got = http.get("/api/settings")
         assert got.status_code == 503
         assert "JSON" in got.json()["detail"]
@@ -296,8 +303,8 @@ def test_reads_see_another_process_writes(
     first = start_server(home, env=env)
     second = start_server(home, env=env)
     with (
-        httpx.Client(base_url=first.url, timeout=10) as a,
-        httpx.Client(base_url=second.url, timeout=10) as b,
+        first.client(timeout=10) as a,
+        second.client(timeout=10) as b,
     ):
         assert misc(b) == {}  # the second process has read (and may remember) the defaults
         assert (

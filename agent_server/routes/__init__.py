@@ -1,12 +1,27 @@
-"""The route table, one module per resource, and the OpenAPI operation of every route."""
+"""The route table, one module per resource, and the OpenAPI operation of every route.
 
-from starlette.routing import BaseRoute
+Each secured operation names the session-key scope it needs; the route is wrapped here so the
+check runs before its endpoint, from the same table the OpenAPI document is built from.
+"""
+
+from starlette.routing import BaseRoute, Route
 
 from agent_server.openapi import Operation
 from agent_server.routes import health, mcp_connections, mcp_servers, openapi, settings
+from agent_server.security.session_keys import ScopeGuard
 
 _modules = (health, openapi, settings, mcp_servers, mcp_connections)
 routes: list[BaseRoute] = [route for module in _modules for route in module.routes]
 operations: dict[tuple[str, str], Operation] = {
     key: op for module in _modules for key, op in module.operations.items()
 }
+
+for _route in routes:
+    if isinstance(_route, Route):
+        _needed = {
+            method: op.scope
+            for method in _route.methods or ()
+            if (op := operations.get((_route.path, method))) is not None and op.secured
+        }
+        if _needed:
+            _route.app = ScopeGuard(_route.app, _needed, _route.path)

@@ -181,6 +181,7 @@ _RESULT = Reply(
 operations = {
     ("/api/mcp/test", "POST"): Operation(
         operation_id="test_mcp_config",
+        scope="write",
         summary="Test a candidate MCP server config without saving it",
         description=(
             "Connects with fastmcp over stdio or HTTP, lists the tools and disconnects. "
@@ -193,6 +194,7 @@ operations = {
     ),
     ("/api/mcp/tools", "GET"): Operation(
         operation_id="get_mcp_tool_catalog",
+        scope="write",
         summary="The tool catalog across enabled MCP servers",
         description=(
             "Each tool is named <server>.<tool>. Servers are queried concurrently, each with "
@@ -204,6 +206,7 @@ operations = {
     ),
     (ITEM + "/tools", "GET"): Operation(
         operation_id="get_mcp_server_tools",
+        scope="write",
         summary="The tools of one stored MCP server",
         description=(
             "Cached per server ETag: a config change invalidates it; query refresh=1 "
@@ -218,6 +221,7 @@ operations = {
     ),
     (ITEM + "/health", "GET"): Operation(
         operation_id="get_mcp_server_health",
+        scope="write",
         summary="Check one MCP server over a live connection",
         description="Connects and lists the tools; ok with the latency, or the error.",
         path_params=_NAME,

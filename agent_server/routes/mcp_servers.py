@@ -232,6 +232,7 @@ operations = {
     ),
     (ITEM, "PUT"): Operation(
         operation_id="put_mcp_server",
+        scope="write",
         summary="Create or replace one MCP server",
         description="201 with Location when it creates, 200 when it replaces.",
         path_params=_NAME,
@@ -250,6 +251,7 @@ operations = {
     ),
     (ITEM, "PATCH"): Operation(
         operation_id="patch_mcp_server",
+        scope="write",
         summary="Change one MCP server with a JSON Merge Patch",
         description=(
             'RFC 7396 merge into the stored config: {"env": {"A": null}} deletes one variable, '
@@ -270,6 +272,7 @@ operations = {
     ),
     (ITEM, "DELETE"): Operation(
         operation_id="delete_mcp_server",
+        scope="write",
         summary="Delete one MCP server",
         description="204 with no body.",
         path_params=_NAME,

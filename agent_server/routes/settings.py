@@ -15,6 +15,7 @@ from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Reply, errors
 from agent_server.secrets import log_plaintext_served, map_agent_secrets, parse_expose_mode, view_fn
+from agent_server.security.session_keys import require_scope
 from agent_server.servers import MANAGED
 from sdk.models import ExposeMode, SettingsPatch, SettingsResponse
 
@@ -22,10 +23,14 @@ _PATCH_FIELDS = tuple(SettingsPatch.model_fields)
 
 
 def expose_mode(request: Request) -> ExposeMode:
+    """The X-Expose-Secrets mode; anything but redacted needs an admin key."""
     try:
-        return parse_expose_mode(request.headers.get("x-expose-secrets"))
+        mode = parse_expose_mode(request.headers.get("x-expose-secrets"))
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
+    if mode != "redacted":
+        require_scope(request, "admin", f"X-Expose-Secrets: {mode}")
+    return mode
 
 
 def settings_view(ctx: AppContext, document: Document, mode: ExposeMode) -> dict[str, Any]:
@@ -116,6 +121,7 @@ operations = {
         ),
         request=SettingsPatch,
         request_description="At least one of the two diffs.",
+        scope="write",
         responses={200: Reply(SettingsResponse), **errors(400, 401, 403, 413, 415, 422, 503)},
         tags=("settings",),
     ),

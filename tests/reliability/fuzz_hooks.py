@@ -28,12 +28,13 @@ SERVERS = "/api/settings/mcp-servers"
 TRANSPORT_REJECTION = b"Invalid HTTP request received."
 
 _URL = os.environ[URL_VAR]
+_HEADERS = {"X-Session-API-Key": os.environ["RELIABILITY_FUZZ_KEY"]}
 _SEEDS: dict[str, dict[str, Any]] = json.loads(os.environ[SEEDS_VAR])
 
 
 def restore_seeds() -> None:
     """The agent kind back to openhands and every seeded server as it was seeded."""
-    with httpx.Client(base_url=_URL, timeout=30) as http:
+    with httpx.Client(base_url=_URL, headers=_HEADERS, timeout=30) as http:
         settings = http.get("/api/settings")
         if settings.status_code != 200:
             raise RuntimeError(f"GET /api/settings answered {settings.status_code}")

@@ -19,10 +19,9 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from starlette.testclient import TestClient
-from support import ServerProcess, cli_env, settings_bytes
+from support import ServerProcess, app_client, cli_env, settings_bytes
 
-from agent_server import Config, create_app
+from agent_server import Config
 
 SERVERS = "/api/settings/mcp-servers"
 TARGET = "bad-input-target"
@@ -124,13 +123,13 @@ def target(
     home = tmp_path_factory.mktemp(f"bad-input-{request.param}") / "home"
     key = Fernet.generate_key().decode()
     if request.param == "testclient":
-        with TestClient(create_app(Config(home=home, secret_key=key))) as http:
+        with app_client(Config(home=home, secret_key=key)) as http:
             seed(http)
             yield Target(http, home)
         return
     server = ServerProcess(home, env=cli_env(AGENT_SERVER_SECRET_KEY=key)).wait_ready()
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with server.client(timeout=30) as http:
             seed(http)
             yield Target(http, home)
     finally:

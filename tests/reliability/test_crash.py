@@ -75,9 +75,11 @@ def write_once(http: httpx.Client, key: str, value: Value) -> httpx.Response:
     return http.put(f"{SERVERS}/{name}", json=config)
 
 
-def writer(model: Model, url: str, index: int, stop: threading.Event, errors: list[str]) -> None:
+def writer(
+    model: Model, server: ServerProcess, index: int, stop: threading.Event, errors: list[str]
+) -> None:
     """Write until stopped or the server dies: PUTs, a DELETE now and then, and misc PATCHes."""
-    with httpx.Client(base_url=url, timeout=10) as http:
+    with server.client(timeout=10) as http:
         for _ in range(MAX_WRITES_PER_BURST):
             if stop.is_set():
                 return
@@ -159,12 +161,12 @@ def test_acknowledged_writes_survive_twenty_sigkills_mid_burst(
         server = start_server(home, env=server_env)
         if cycle:
             # The restarted server serves what the file holds, after a kill of its predecessor.
-            check_served(server.url, home, fernet)
+            check_served(server, home, fernet)
         stop = threading.Event()
         errors: list[str] = []
         acked_before = model.acked_writes
         threads = [
-            threading.Thread(target=writer, args=(model, server.url, i, stop, errors))
+            threading.Thread(target=writer, args=(model, server, i, stop, errors))
             for i in range(WRITERS)
         ]
         for thread in threads:
@@ -184,12 +186,12 @@ def test_acknowledged_writes_survive_twenty_sigkills_mid_burst(
 
     # The kills did land mid-write, and a last start after them all still serves the file.
     assert in_flight_at_kills > 0
-    check_served(start_server(home, env=server_env).url, home, fernet)
+    check_served(start_server(home, env=server_env), home, fernet)
 
 
-def check_served(url: str, home: Path, fernet: Fernet) -> None:
+def check_served(server: ServerProcess, home: Path, fernet: Fernet) -> None:
     disk = on_disk(home, fernet)
-    with httpx.Client(base_url=url, timeout=10) as http:
+    with server.client(timeout=10) as http:
         settings = http.get("/api/settings")
         listing = http.get(SERVERS)
     assert settings.status_code == 200, settings.text

@@ -21,7 +21,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 from support import ServerProcess
 
 HERE = Path(__file__).resolve().parent
@@ -52,13 +51,15 @@ SEEDS = {
 CONFIG = "[cache]\nenabled = false\n"
 
 
-def run_schemathesis(url: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+def run_schemathesis(server: ServerProcess, workdir: Path) -> subprocess.CompletedProcess[str]:
+    url = server.url
     config = workdir / "schemathesis.toml"
     config.write_text(CONFIG)
     env = {
         **os.environ,
         "SCHEMATHESIS_HOOKS": str(HERE / "fuzz_hooks.py"),
         "RELIABILITY_FUZZ_URL": url,
+        "RELIABILITY_FUZZ_KEY": server.api_key or "",
         "RELIABILITY_FUZZ_SEEDS": json.dumps(SEEDS),
     }
     command = [
@@ -70,6 +71,8 @@ def run_schemathesis(url: str, workdir: Path) -> subprocess.CompletedProcess[str
         str(config),
         "run",
         f"{url}/openapi.json",
+        "--header",
+        f"X-Session-API-Key: {server.api_key}",
         "--phases",
         "examples,coverage,fuzzing,stateful",
         "--checks",
@@ -98,14 +101,14 @@ def test_schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
     start_server: Callable[..., ServerProcess],
 ) -> None:
     server = start_server(home, env=server_env)
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with server.client(timeout=30) as http:
         for name, config in SEEDS.items():
             response = http.put(f"/api/settings/mcp-servers/{name}", json=config)
             assert response.status_code == 201, response.text
         llm = {"agent_settings_diff": {"llm": {"model": "m", "api_key": "canary-fuzz-llm"}}}
         assert http.patch("/api/settings", json=llm).status_code == 200
 
-    result = run_schemathesis(server.url, tmp_path)
+    result = run_schemathesis(server, tmp_path)
     report = f"{result.stdout}\n{result.stderr}"
     assert result.returncode == 0, report
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from support import ServerProcess, cli_env, disk_tokens, free_port, run_cli, run_refused
@@ -38,8 +37,8 @@ SEED_SERVERS: dict[str, dict[str, Any]] = {
 }
 
 
-def seed(url: str) -> None:
-    with httpx.Client(base_url=url, timeout=30) as http:
+def seed(server: ServerProcess) -> None:
+    with server.client(timeout=30) as http:
         agent = {"llm": {"model": "m", "api_key": "canary-keys-llm"}}
         response = http.patch(
             "/api/settings", json={"agent_settings_diff": agent, "misc_settings_diff": {"a": 1}}
@@ -50,9 +49,9 @@ def seed(url: str) -> None:
             assert response.status_code == 201, response.text
 
 
-def snapshot(url: str) -> dict[str, Any]:
+def snapshot(server: ServerProcess) -> dict[str, Any]:
     """Everything a client can read, in plaintext, with every ETag (headers and bodies)."""
-    with httpx.Client(base_url=url, timeout=30) as http:
+    with server.client(timeout=30) as http:
         document = http.get("/api/settings", headers=PLAINTEXT)
         listing = http.get(SERVERS)
         assert document.status_code == listing.status_code == 200
@@ -91,8 +90,8 @@ def test_rotation_keeps_every_plaintext_and_etag_and_moves_every_token_to_the_ne
 ) -> None:
     old = Fernet.generate_key().decode()
     server = start_server(home, env=cli_env(AGENT_SERVER_SECRET_KEY=old))
-    seed(server.url)
-    before = snapshot(server.url)
+    seed(server)
+    before = snapshot(server)
     server.stop()
     tokens_before = disk_tokens(home)
     assert len(tokens_before) == 5  # the llm key, two env values, a header and a bearer token
@@ -114,11 +113,11 @@ def test_rotation_keeps_every_plaintext_and_etag_and_moves_every_token_to_the_ne
             Fernet(old).decrypt(token.encode())
 
     restarted = start_server(home, env=cli_env(**{KEY_VAR: new, PREVIOUS_VAR: previous}))
-    assert snapshot(restarted.url) == before
+    assert snapshot(restarted) == before
     restarted.stop()
     # Every token is under the new key: it alone serves the same too.
     alone = start_server(home, env=cli_env(**{KEY_VAR: new}))
-    assert snapshot(alone.url) == before
+    assert snapshot(alone) == before
     alone.stop()
 
     # The old key alone is now a wrong key: refused, and the file is left as it was.
@@ -132,7 +131,7 @@ def test_a_wrong_key_refuses_to_start_or_rotate_and_leaves_every_file_byte_for_b
     home: Path, secret_key: str, start_server: Callable[..., ServerProcess]
 ) -> None:
     server = start_server(home, env=cli_env(AGENT_SERVER_SECRET_KEY=secret_key))
-    seed(server.url)
+    seed(server)
     server.stop()
     files = home_files(home)
     assert "settings.json" in files
@@ -158,15 +157,15 @@ def test_a_wrong_key_refuses_to_start_or_rotate_and_leaves_every_file_byte_for_b
 
     # The right key still serves everything, after all those refusals.
     again = start_server(home, env=cli_env(AGENT_SERVER_SECRET_KEY=secret_key))
-    assert snapshot(again.url)["keys-stdio"]["config"]["env"]["API_TOKEN"] == "canary-keys-env-1"
+    assert snapshot(again)["keys-stdio"]["config"]["env"]["API_TOKEN"] == "canary-keys-env-1"
 
 
 def test_rotation_with_the_key_file_needs_only_a_plain_restart(
     home: Path, start_server: Callable[..., ServerProcess]
 ) -> None:
     server = start_server(home, env=cli_env())  # makes <home>/secret.key
-    seed(server.url)
-    before = snapshot(server.url)
+    seed(server)
+    before = snapshot(server)
     server.stop()
     old = (home / "secret.key").read_text().split()
     assert len(old) == 1
@@ -184,4 +183,4 @@ def test_rotation_with_the_key_file_needs_only_a_plain_restart(
             Fernet(old[0]).decrypt(token.encode())
 
     restarted = start_server(home, env=cli_env())
-    assert snapshot(restarted.url) == before
+    assert snapshot(restarted) == before

@@ -63,8 +63,8 @@ class Exchange:
 class Pass:
     """Sends the scripted requests; each must answer the status the script expects."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=30)
+    def __init__(self, server: ServerProcess) -> None:
+        self.http = httpx.Client(base_url=server.url, timeout=30)  # sends its own keys
         self.exchanges: list[Exchange] = []
 
     def __call__(
@@ -262,7 +262,7 @@ def leak_server(
 def test_no_canary_secret_reaches_logs_redacted_responses_etags_or_files(
     home: Path, leak_server: ServerProcess, closed_url: str
 ) -> None:
-    call = Pass(leak_server.url)
+    call = Pass(leak_server)
     try:
         scripted_pass(call, closed_url)
     finally:

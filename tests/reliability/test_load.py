@@ -53,15 +53,15 @@ class Recorder:
         return response
 
 
-def fresh_connections(url: str) -> httpx.Client:
+def fresh_connections(server: ServerProcess) -> httpx.Client:
     """A client that opens a new connection per request, so the kernel spreads them over workers."""
     limits = httpx.Limits(max_keepalive_connections=0)
-    return httpx.Client(base_url=url, timeout=30, limits=limits)
+    return server.client(timeout=30, limits=limits)
 
 
-def increment(rec: Recorder, url: str, thread: int) -> None:
+def increment(rec: Recorder, server: ServerProcess, thread: int) -> None:
     """INCREMENTS read-modify-write increments: odd threads PUT the config, even ones PATCH."""
-    with fresh_connections(url) as http:
+    with fresh_connections(server) as http:
         for _ in range(INCREMENTS):
             for _attempt in range(MAX_ATTEMPTS):
                 read = rec.send(http, "GET", f"{SERVERS}/{COUNTER}", headers=PLAINTEXT)
@@ -87,11 +87,11 @@ def increment(rec: Recorder, url: str, thread: int) -> None:
                 raise AssertionError(f"an increment lost {MAX_ATTEMPTS} races in a row")
 
 
-def create(rec: Recorder, url: str, thread: int) -> list[str]:
+def create(rec: Recorder, server: ServerProcess, thread: int) -> list[str]:
     """CREATES servers of this thread's own: odd threads PUT each one, even ones add it with a
     whole-document PATCH (the legacy API), which must not lose the other writers' work either."""
     names = [f"load-w{thread}-{i}" for i in range(CREATES)]
-    with fresh_connections(url) as http:
+    with fresh_connections(server) as http:
         for name in names:
             config = {"url": f"https://{name}.example/mcp", "headers": {"X-Key": f"k-{name}"}}
             if thread % 2:
@@ -107,9 +107,9 @@ def create(rec: Recorder, url: str, thread: int) -> list[str]:
     return names
 
 
-def read_until(rec: Recorder, url: str, done: threading.Event) -> None:
+def read_until(rec: Recorder, server: ServerProcess, done: threading.Event) -> None:
     """List the servers and read the whole document until the writers are done (bounded)."""
-    with fresh_connections(url) as http:
+    with fresh_connections(server) as http:
         for i in range(MAX_READS):
             if done.is_set():
                 return
@@ -127,16 +127,18 @@ def test_sixteen_clients_increment_one_counter_through_four_workers_without_losi
 ) -> None:
     server = start_server(home, "--workers", "4", env=server_env)
     seed = {"command": "counter-cmd", "env": {"COUNT": "0", "TOKEN": "canary-load-token"}}
-    created = httpx.put(f"{server.url}{SERVERS}/{COUNTER}", json=seed, timeout=30)
+    created = httpx.put(
+        f"{server.url}{SERVERS}/{COUNTER}", json=seed, headers=server.headers, timeout=30
+    )
     assert created.status_code == 201, created.text
 
     rec = Recorder()
     done = threading.Event()
     workers = INCREMENTERS + CREATORS + READERS
     with ThreadPoolExecutor(workers) as pool:
-        readers = [pool.submit(read_until, rec, server.url, done) for _ in range(READERS)]
-        creators = [pool.submit(create, rec, server.url, t) for t in range(CREATORS)]
-        incrementers = [pool.submit(increment, rec, server.url, t) for t in range(INCREMENTERS)]
+        readers = [pool.submit(read_until, rec, server, done) for _ in range(READERS)]
+        creators = [pool.submit(create, rec, server, t) for t in range(CREATORS)]
+        incrementers = [pool.submit(increment, rec, server, t) for t in range(INCREMENTERS)]
         try:
             for future in incrementers + creators:
                 future.result()
@@ -151,7 +153,7 @@ def test_sixteen_clients_increment_one_counter_through_four_workers_without_losi
     # Every acknowledged write carried a different value: no two writes raced through If-Match.
     assert sorted(rec.written) == list(range(1, INCREMENTERS * INCREMENTS + 1))
 
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with server.client(timeout=30) as http:
         final = http.get(f"{SERVERS}/{COUNTER}", headers=PLAINTEXT)
         listing = http.get(SERVERS)
     assert final.json()["config"]["env"] == {"COUNT": "400", "TOKEN": "canary-load-token"}
