@@ -22,6 +22,7 @@ from agent_server.config import (
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
 from agent_server.managed import load_managed_servers
+from agent_server.migrations import seal_url_queries
 from agent_server.openapi import build_openapi
 from agent_server.preconditions import ETagSigner, load_etag_key
 from agent_server.probe import ToolCache
@@ -123,6 +124,7 @@ def create_app(config: Config) -> Starlette:
     cipher = load_cipher(config)
     store = SettingsStore(config.home)
     store.remove_stale_temp_files()
+    seal_url_queries(store, cipher)
     check_secrets(store, cipher)
     managed = {}
     if config.managed_config is not None:

@@ -24,6 +24,7 @@ from agent_server.config import (
     write_key_file,
 )
 from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
+from agent_server.migrations import seal_url_queries
 from agent_server.secrets import (
     SecretCipher,
     agent_secret_values,
@@ -118,6 +119,7 @@ def rotate_key(args: argparse.Namespace) -> int:
     new_key = generate_key()
     new = SecretCipher(new_key)
     store = SettingsStore(config.home)
+    seal_url_queries(store, old)
     rotated = 0
 
     def reencrypt(_loc: Any, token: str) -> str:

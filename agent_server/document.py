@@ -16,6 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.secrets import Loc, SecretCipher, SecretResolver
+from agent_server.security.binding import llm_destination
 from sdk.models import (
     SERVER_NAME_RULE,
     ACPAgentSettings,
@@ -170,6 +171,15 @@ def validate_server(config: Any, prefix: Loc = ()) -> list[dict[str, Any]]:
                     "url_scheme",
                 )
             )
+        elif "@" in parts.netloc:
+            errors.append(
+                field_error(
+                    (*prefix, "url"),
+                    "a URL cannot carry credentials (user:password@host): give them as headers "
+                    "or auth, where they are stored encrypted",
+                    "url_credentials",
+                )
+            )
     headers = config.get("headers")
     if config.get("auth") is not None and isinstance(headers, dict):
         for header in headers:
@@ -241,7 +251,9 @@ def _resolve_agent_secrets(
     if isinstance(llm, dict) and isinstance(llm.get("api_key"), str):
         old_llm = old.get("llm")
         stored = old_llm.get("api_key") if isinstance(old_llm, dict) else None
-        key = resolver.resolve(("agent_settings", "llm", "api_key"), llm["api_key"], stored)
+        bound = llm_destination(llm) == llm_destination(old_llm)
+        loc = ("agent_settings", "llm", "api_key")
+        key = resolver.resolve(loc, llm["api_key"], stored, bound)
         out["llm"] = {**llm, "api_key": key}
     servers = agent_servers(agent)
     old_servers = agent_servers(old)

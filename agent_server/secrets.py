@@ -7,6 +7,8 @@ decrypts a token once, however large the document grows.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from agent_server.errors import InvalidSettings, SecretUnavailable, field_error
+from agent_server.security.binding import server_destination
 from sdk.models import EXPOSE_MODES, MASK, ExposeMode
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,8 @@ SecretFn = Callable[[Loc, str], str]
 # Every Fernet token starts with the version byte 0x80 and a timestamp: "gAAAAA" in base64.
 _TOKEN_PREFIX = "gAAAAA"
 _DECRYPT_CACHE_LIMIT = 200_000
+_DECRYPT_CACHE_BYTES = 64 * 1024 * 1024
+_CONTROL_CHARACTERS = ("\r", "\n", "\0")
 
 
 class SecretCipher:
@@ -31,7 +36,9 @@ class SecretCipher:
 
     def __init__(self, current: str, previous: tuple[str, ...] = ()) -> None:
         self._fernet = MultiFernet([Fernet(k) for k in (current, *previous)])
+        self._current = Fernet(current)
         self._plaintexts: dict[str, str] = {}
+        self._cached_bytes = 0
 
     def encrypt(self, plaintext: str) -> str:
         token = self._fernet.encrypt(plaintext.encode()).decode()
@@ -65,10 +72,33 @@ class SecretCipher:
         self._remember(value, plaintext)
         return plaintext
 
+    def is_current(self, token: str) -> bool:
+        """Whether the current key alone opens `token` (no previous key is needed for it)."""
+        try:
+            self._current.decrypt(token.encode())
+        except (InvalidToken, ValueError):
+            return False
+        return True
+
+    def forget(self, token: str) -> None:
+        """Drop a token a write replaced: its plaintext need not stay in memory."""
+        plaintext = self._plaintexts.pop(token, None)
+        if plaintext is not None:
+            self._cached_bytes -= len(token) + len(plaintext)
+
     def _remember(self, token: str, plaintext: str) -> None:
-        if len(self._plaintexts) >= _DECRYPT_CACHE_LIMIT:
-            self._plaintexts.clear()
-        self._plaintexts[token] = plaintext
+        """Cache a decryption, bounded by entries and by bytes: the oldest go first."""
+        if token in self._plaintexts:
+            return
+        size = len(token) + len(plaintext)
+        while self._plaintexts and (
+            len(self._plaintexts) >= _DECRYPT_CACHE_LIMIT
+            or self._cached_bytes + size > _DECRYPT_CACHE_BYTES
+        ):
+            self.forget(next(iter(self._plaintexts)))
+        if size <= _DECRYPT_CACHE_BYTES:
+            self._plaintexts[token] = plaintext
+            self._cached_bytes += size
 
 
 def is_valid_key(key: str) -> bool:
@@ -117,8 +147,17 @@ def server_secret_slots(server: Any) -> Iterator[tuple[Loc, str]]:
 
 
 def map_server_secrets(server: dict[str, Any], fn: SecretFn, prefix: Loc = ()) -> dict[str, Any]:
-    """A copy of `server` with every secret value replaced by fn(loc, value)."""
+    """A copy of `server` with every secret value replaced by fn(loc, value).
+
+    A URL's query string is a secret (tokens ride in it): the slot `url` holds the part after
+    `?`, and the rest of the URL stays readable.
+    """
     out = dict(server)
+    url = server.get("url")
+    if isinstance(url, str):
+        base, sep, query = url.partition("?")
+        if sep and query:
+            out["url"] = f"{base}?{fn((*prefix, 'url'), query)}"
     for section in ("env", "headers"):
         values = server.get(section)
         if isinstance(values, dict):
@@ -189,36 +228,80 @@ def mask_without_secret(loc: Loc) -> dict[str, Any]:
     )
 
 
+def looks_like_token(value: str) -> bool:
+    """Whether `value` has the shape of a Fernet token, whatever key made it."""
+    if not value.startswith(_TOKEN_PREFIX):
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(value.encode())
+    except (ValueError, binascii.Error):
+        return False
+    return len(raw) >= 57 and (len(raw) - 57) % 16 == 0
+
+
 class SecretResolver:
     """Turns incoming secret values into stored tokens, reusing every unchanged token.
 
-    An incoming value is the mask (keep the stored token), a token one of our keys opens (its
-    plaintext), or a new plaintext. Only a plaintext that differs from the stored one is encrypted.
+    An incoming value keeps the stored secret (the mask, or the token stored in that very slot)
+    or is a new plaintext. Keeping is allowed only while the destination is unchanged
+    (`bound`); a token from anywhere else is refused, and so is a plaintext with CR, LF or NUL.
+    Only a plaintext that differs from the stored one is encrypted.
     """
 
     def __init__(self, cipher: SecretCipher) -> None:
         self.cipher = cipher
         self.errors: list[dict[str, Any]] = []
 
-    def resolve(self, loc: Loc, incoming: str, stored: str | None) -> str:
-        if incoming == stored:
-            return incoming
-        if incoming == MASK:
+    def kept(self, loc: Loc, incoming: str, stored: str | None, bound: bool) -> str | None:
+        """The stored token when `incoming` keeps it; None for a plaintext (errors recorded)."""
+        keeps = incoming == MASK or (stored is not None and incoming == stored)
+        if keeps:
             if stored is None:
                 self.errors.append(mask_without_secret(loc))
-                return incoming
+            elif not bound:
+                self.errors.append(
+                    field_error(
+                        loc,
+                        "the destination changed (the URL's scheme, host or port, or the "
+                        "command, args or cwd): give this secret again in plaintext, or remove it",
+                        "secret_rebind",
+                    )
+                )
             return stored
-        plaintext = self.cipher.open(incoming)
-        if plaintext is None:
-            plaintext = incoming
-        if stored is not None and self.cipher.decrypt(stored) == plaintext:
+        if looks_like_token(incoming):
+            self.errors.append(
+                field_error(
+                    loc,
+                    "an encrypted token is accepted only in the slot it was read from, "
+                    "unchanged; send the secret in plaintext",
+                    "secret_token_elsewhere",
+                )
+            )
+        elif any(c in incoming for c in _CONTROL_CHARACTERS):
+            self.errors.append(
+                field_error(
+                    loc, "a secret cannot hold CR, LF or NUL characters", "secret_control_character"
+                )
+            )
+        return None
+
+    def resolve(self, loc: Loc, incoming: str, stored: str | None, bound: bool = True) -> str:
+        kept = self.kept(loc, incoming, stored, bound)
+        if kept is not None:
+            return kept
+        if stored is not None and self.cipher.decrypt(stored) == incoming:
             return stored
-        return self.cipher.encrypt(plaintext)
+        if stored is not None:
+            self.cipher.forget(stored)
+        return self.cipher.encrypt(incoming)
 
     def server(self, new: dict[str, Any], old: Any, prefix: Loc) -> dict[str, Any]:
         stored = dict(server_secret_slots(old))
+        bound = server_destination(new) == server_destination(old)
         return map_server_secrets(
-            new, lambda loc, value: self.resolve(loc, value, stored.get(loc[len(prefix) :])), prefix
+            new,
+            lambda loc, value: self.resolve(loc, value, stored.get(loc[len(prefix) :]), bound),
+            prefix,
         )
 
 
@@ -227,23 +310,18 @@ def plaintext_candidate(
 ) -> dict[str, Any]:
     """A candidate config in plaintext, for a connection only (never stored).
 
-    A mask takes the stored server's secret at the same place, a token its plaintext; a mask
-    with nothing stored behind it is an InvalidSettings naming the field.
+    The write rules apply: a mask (or the slot's own token) takes the stored server's secret
+    only while the destination is the stored one; errors name every field.
     """
-    errors: list[dict[str, Any]] = []
+    resolver = SecretResolver(cipher)
     stored_slots = dict(server_secret_slots(stored))
+    bound = stored is not None and server_destination(candidate) == server_destination(stored)
 
     def fill(loc: Loc, value: str) -> str:
-        if value == MASK:
-            token = stored_slots.get(loc[1:])
-            if token is None:
-                errors.append(mask_without_secret(loc))
-                return value
-            return cipher.decrypt(token)
-        opened = cipher.open(value)
-        return value if opened is None else opened
+        kept = resolver.kept(loc, value, stored_slots.get(loc[1:]), bound)
+        return value if kept is None else cipher.decrypt(kept)
 
     config = map_server_secrets(candidate, fill, ("config",))
-    if errors:
-        raise InvalidSettings(errors)
+    if resolver.errors:
+        raise InvalidSettings(resolver.errors)
     return config

@@ -6,7 +6,9 @@ written to settings.json.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.testclient import TestClient
-from support import MASK, ServerProcess, cli_env, free_port, read_settings, run_refused
+from support import MASK, ROOT, ServerProcess, cli_env, free_port, read_settings, run_refused
 
 BASE = "/api/settings/mcp-servers"
 PLAINTEXT = {"X-Expose-Secrets": "plaintext"}
@@ -38,6 +40,7 @@ MANAGED: dict[str, Any] = {
 }
 USER: dict[str, Any] = {"command": "uvx", "args": ["files"], "env": {"TOKEN": "user-token"}}
 
+STDIO_TOOLS = ROOT / "tests" / "mcp_servers" / "stdio_tools.py"
 ENV_KEY = "canary-envref-key-7c1e"
 ENV_AUTH = "canary-envref-auth-03a9"
 WITH_REFERENCES: dict[str, Any] = {
@@ -47,7 +50,11 @@ WITH_REFERENCES: dict[str, Any] = {
             "headers": {"X-Corp-Key": "${env:CORP_KEY}"},
             "auth": "${env:CORP_AUTH}",
         },
-        "corp-tool": {"command": "corp-tool", "env": {"KEY": "${env:CORP_KEY}", "PLAIN": "p"}},
+        "corp-tool": {
+            "command": sys.executable,
+            "args": [str(STDIO_TOOLS)],
+            "env": {"MCP_TEST_SECRET": "${env:CORP_KEY}", "PLAIN": "p"},
+        },
     }
 }
 
@@ -116,11 +123,15 @@ def test_managed_servers_read_with_masked_secrets(managed_client: TestClient) ->
             "env": {"LICENSE": MASK},
         }
         assert_no_managed_secret(search.text + tool.text)
-    encrypted = managed_client.get(url("corp-search"), headers=ENCRYPTED)
-    assert_no_managed_secret(encrypted.text)
-    assert encrypted.json()["config"]["auth"].startswith("gAAAAA")
+    # Neither an admin's encrypted nor plaintext read shows a managed server's secrets: they
+    # leave the service only towards their own server.
+    redacted = managed_client.get(url("corp-search")).json()["config"]
+    for mode in (ENCRYPTED, PLAINTEXT):
+        exposed = managed_client.get(url("corp-search"), headers=mode)
+        assert exposed.status_code == 200
+        assert_no_managed_secret(exposed.text)
+        assert exposed.json()["config"] == redacted
     plain = managed_client.get(url("corp-search"), headers=PLAINTEXT)
-    assert plain.json()["config"] == MANAGED["mcpServers"]["corp-search"]
     etag = plain.headers["etag"]
     assert plain.json()["etag"] == etag
     assert (
@@ -144,8 +155,12 @@ def test_writes_to_a_managed_server_are_403(managed_client: TestClient, home: Pa
         assert MANAGED_TEXT in response.json()["detail"]
         assert_no_managed_secret(response.text)
     assert settings_text(home) == before
-    plain = managed_client.get(url("corp-tool"), headers=PLAINTEXT).json()["config"]
-    assert plain == MANAGED["mcpServers"]["corp-tool"]
+    after = managed_client.get(url("corp-tool"))
+    assert after.headers["etag"] == etag
+    assert after.json()["config"] == {
+        **MANAGED["mcpServers"]["corp-tool"],
+        "env": {"LICENSE": MASK},
+    }
 
 
 def test_creating_a_user_server_with_a_managed_name_is_403(
@@ -173,7 +188,7 @@ def test_a_managed_name_hides_and_protects_a_stored_user_server(
     ]
     read = managed.get(url("corp-tool"), headers=PLAINTEXT).json()
     assert read["source"] == "managed"
-    assert read["config"] == MANAGED["mcpServers"]["corp-tool"]
+    assert read["config"] == {**MANAGED["mcpServers"]["corp-tool"], "env": {"LICENSE": MASK}}
     assert managed.delete(url("corp-tool")).status_code == 403
     assert managed.put(url("corp-tool"), json=USER).status_code == 403
     assert settings_text(home) == before
@@ -197,9 +212,9 @@ def test_a_global_patch_naming_a_managed_server_is_403(
         assert response.status_code == 403, servers
         assert MANAGED_TEXT in response.json()["detail"]
     assert settings_text(home) == before
+    files = {"files": {"description": "mine"}}
     allowed = managed_client.patch(
-        "/api/settings",
-        json={"agent_settings_diff": {"mcp_config": {"mcpServers": {"files": {"args": []}}}}},
+        "/api/settings", json={"agent_settings_diff": {"mcp_config": {"mcpServers": files}}}
     )
     assert allowed.status_code == 200
     assert "corp-tool" not in read_settings(home)["agent_settings"]["mcp_config"]["mcpServers"]
@@ -230,27 +245,30 @@ def test_env_references_are_filled_at_load_and_never_written(
     path = write_config(tmp_path / "managed.json", WITH_REFERENCES)
     env = cli_env(CORP_KEY=ENV_KEY, CORP_AUTH=ENV_AUTH)
     server = start_server(home, "--managed-config", str(path), env=env)
-    with server.client() as http:
+    with server.client(timeout=60) as http:
+        # The filled value reaches its own server (the tool's name carries its hash), and
+        # no read shows it, an admin's plaintext read included.
+        tools = http.get(url("corp-tool") + "/tools").json()
+        proof = "env_" + hashlib.sha256(ENV_KEY.encode()).hexdigest()[:16]
+        assert proof in [tool["name"] for tool in tools["tools"]], tools
+        tool = http.get(url("corp-tool"), headers=PLAINTEXT).json()["config"]
+        assert tool["env"] == {"MCP_TEST_SECRET": MASK, "PLAIN": MASK}
         plain = http.get(url("corp-search"), headers=PLAINTEXT).json()
         assert plain["source"] == "managed"
-        assert plain["config"]["headers"] == {"X-Corp-Key": ENV_KEY}
-        assert plain["config"]["auth"] == ENV_AUTH
-        tool = http.get(url("corp-tool"), headers=PLAINTEXT).json()["config"]
-        assert tool["env"] == {"KEY": ENV_KEY, "PLAIN": "p"}
+        assert plain["config"]["headers"] == {"X-Corp-Key": MASK}
+        assert_no_managed_secret(json.dumps(plain))
         redacted = http.get(url("corp-search"))
         assert redacted.json()["config"]["headers"] == {"X-Corp-Key": MASK}
         assert redacted.json()["config"]["auth"] == MASK
         assert_no_managed_secret(redacted.text + http.get(BASE).text)
         tokens = http.get(url("corp-search"), headers=ENCRYPTED).json()["config"]
-        assert ENV_KEY not in json.dumps(tokens)
+        assert tokens == redacted.json()["config"]
 
         _user_writes(http)
         text = settings_text(home)
         assert_no_managed_secret(text)
         assert "corp-search" not in text and "corp-tool" not in text
         assert "${env:" not in text
-        assert tokens["auth"] not in text
-        assert tokens["headers"]["X-Corp-Key"] not in text
         listing = http.get(BASE).json()["servers"]
         assert [(s["name"], s["source"]) for s in listing] == [
             ("corp-search", "managed"),
@@ -268,7 +286,7 @@ def test_managed_config_from_the_environment_variable(
     with server.client() as http:
         read = http.get(url("corp-search"), headers=PLAINTEXT).json()
         assert read["source"] == "managed"
-        assert read["config"]["auth"] == ENV_AUTH
+        assert read["config"]["auth"] == MASK
         refused = http.delete(url("corp-search"))
         assert refused.status_code == 403
         assert MANAGED_TEXT in refused.json()["detail"]

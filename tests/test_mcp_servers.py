@@ -249,13 +249,14 @@ def test_patch_is_a_merge_patch_of_the_stored_config(client: TestClient, home: P
     assert deleted.status_code == 200
     assert plaintext(client, "files")["env"] == {"B": ENV_B, "C": "c-value"}
 
-    added = client.patch(url("files"), json={"env": {"D": "d-value"}, "args": ["x", "y"]})
+    added = client.patch(url("files"), json={"env": {"D": "d-value"}, "description": "files"})
     assert added.status_code == 200
     config = plaintext(client, "files")
     assert config == {
         "command": "uvx",
-        "args": ["x", "y"],
+        "args": STDIO["args"],
         "env": {"B": ENV_B, "C": "c-value", "D": "d-value"},
+        "description": "files",
     }
     after = tokens(home)
     assert after[("files", "env", "B")] == before[("files", "env", "B")]
@@ -390,12 +391,20 @@ def test_put_back_an_encrypted_read_keeps_tokens_and_etag(client: TestClient, ho
         assert client.get(url(name)).headers["etag"] == read.headers["etag"]
 
 
-def test_tokens_from_an_encrypted_read_are_taken_as_their_plaintext(client: TestClient) -> None:
+def test_a_token_is_accepted_only_back_in_its_own_slot(client: TestClient, home: Path) -> None:
     created(client, "files", STDIO)
     token_a = client.get(url("files"), headers=ENCRYPTED).json()["config"]["env"]["A"]
-    response = put(client, "copy", {"command": "y", "env": {"COPIED": token_a}})
-    assert response.status_code == 201
-    assert plaintext(client, "copy")["env"] == {"COPIED": ENV_A}
+    before = settings_bytes(home)
+    for name, config in (
+        ("copy", {"command": "uvx", "env": {"COPIED": token_a}}),  # another server
+        ("files", {**STDIO, "env": {**STDIO["env"], "B": token_a}}),  # another slot
+    ):
+        response = put(client, name, config)
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["type"] == "secret_token_elsewhere"
+        assert token_a not in response.text
+    assert settings_bytes(home) == before
 
 
 def test_only_changed_values_are_reencrypted(client: TestClient, home: Path) -> None:

@@ -104,7 +104,8 @@ def test_etag_changes_when_any_part_of_the_content_changes(client: TestClient) -
         {"auth": "canary-auth-44d1"},
         {"headers": {"X-Other": "v"}},
         {"description": "remote tools!"},
-        {"url": "https://mcp.example.com/mcp2"},
+        {"url": "https://mcp.example.com/mcp2"},  # same destination: the secrets stay
+        {"url": "https://mcp2.example.com/mcp", "headers": REMOTE["headers"], "auth": "a"},
         {"transport": "sse"},
         {"enabled": False},
         {"x-unknown": 1},
@@ -120,7 +121,11 @@ def test_etag_changes_when_any_part_of_the_content_changes(client: TestClient) -
         assert restore.headers["etag"] == base
 
     stdio = create(client, "files", STDIO)
-    for change in ({"env": {"TOKEN": "other"}}, {"args": ["files", "-v"]}, {"cwd": "/srv"}):
+    for change in (
+        {"env": {"TOKEN": "other"}},
+        {"args": ["files", "-v"], "env": STDIO["env"]},
+        {"cwd": "/srv", "env": STDIO["env"]},
+    ):
         assert client.patch(url("files"), json=change).headers["etag"] != stdio
         assert client.put(url("files"), json=STDIO).headers["etag"] == stdio
 
@@ -373,7 +378,8 @@ def _check_required(http: TestClient | httpx.Client) -> None:
     ):
         assert response.status_code == 428
         assert response.headers["etag"] == etag
-    patched = http.patch(url("files"), json={"args": ["-v"]}, headers={"If-Match": etag})
+    change = {"args": ["-v"], "env": STDIO["env"]}
+    patched = http.patch(url("files"), json=change, headers={"If-Match": etag})
     assert patched.status_code == 200
     etag = patched.headers["etag"]
     replaced = http.put(url("files"), json=STDIO, headers={"If-Match": etag})

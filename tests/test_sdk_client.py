@@ -243,7 +243,7 @@ def test_precondition_failed_carries_the_current_etag(
     api: SettingsClient, server: ServerProcess
 ) -> None:
     stale = api.mcp_servers.put("sdk-412", stdio(TOKEN=SECRET)).etag
-    current = api.mcp_servers.patch("sdk-412", {"args": ["v2"]}).etag
+    current = api.mcp_servers.patch("sdk-412", {"args": ["v2"], "env": {"TOKEN": SECRET}}).etag
     assert current != stale
 
     for write in (

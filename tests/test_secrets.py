@@ -226,14 +226,35 @@ def test_an_encrypted_read_written_back_with_a_change_elsewhere_keeps_every_toke
     before = disk_tokens(home)
     agent = read(seeded, "encrypted")
     agent["llm"]["model"] = "gpt-y"
-    agent["mcp_config"]["mcpServers"]["alpha"]["args"] = ["alpha", "--verbose"]
+    agent["mcp_config"]["mcpServers"]["alpha"]["description"] = "alpha tools"
 
     assert patch_agent(seeded, agent).status_code == 200
 
     assert disk_tokens(home) == before
     stored = read_settings(home)["agent_settings"]
     assert stored["llm"]["model"] == "gpt-y"
-    assert stored["mcp_config"]["mcpServers"]["alpha"]["args"] == ["alpha", "--verbose"]
+    assert stored["mcp_config"]["mcpServers"]["alpha"]["description"] == "alpha tools"
+
+
+def test_a_legacy_write_that_moves_a_server_must_give_its_secrets_again(
+    seeded: TestClient, home: Path
+) -> None:
+    """The whole-document route keeps the destination rule: tokens written back to a server
+    whose args changed are refused, each field named, and the file is left alone."""
+    before = settings_bytes(home)
+    agent = read(seeded, "encrypted")
+    agent["mcp_config"]["mcpServers"]["alpha"]["args"] = ["alpha", "--verbose"]
+
+    response = patch_agent(seeded, agent)
+
+    assert response.status_code == 422, response.text
+    prefix = ["agent_settings", "mcp_config", "mcpServers", "alpha", "env"]
+    assert sorted(e["loc"] for e in response.json()["detail"]) == [
+        [*prefix, "A_REGION"],
+        [*prefix, "A_TOKEN"],
+    ]
+    assert {e["type"] for e in response.json()["detail"]} == {"secret_rebind"}
+    assert settings_bytes(home) == before
 
 
 # --- the mask -----------------------------------------------------------------------------------
@@ -324,10 +345,22 @@ def test_the_mask_in_a_new_slot_is_422_and_writes_nothing(client: TestClient, ho
 # --- tokens as input ----------------------------------------------------------------------------
 
 
-def test_a_token_of_the_configured_key_is_taken_as_its_plaintext(
-    client: TestClient, home: Path, secret_key: str
+@pytest.mark.parametrize("whose", ["current key", "previous key", "unknown key"])
+def test_a_token_sent_to_a_slot_that_does_not_hold_it_is_refused(
+    make_client: Callable[..., TestClient], home: Path, secret_key: str, whose: str
 ) -> None:
-    token = Fernet(secret_key.encode()).encrypt(b"canary-llm-tok1").decode()
+    """A token opens nothing new: it is accepted only where it is stored, so a token from
+    another slot, another server or an old backup cannot be moved into place."""
+    old_key = Fernet.generate_key()
+    client = make_client(previous_secret_keys=(old_key.decode(),))
+    key = {
+        "current key": secret_key.encode(),
+        "previous key": old_key,
+        "unknown key": Fernet.generate_key(),
+    }[whose]
+    token = Fernet(key).encrypt(b"canary-llm-tok1").decode()
+    assert patch_agent(client, {"llm": {"model": "m"}}).status_code == 200
+    before = settings_bytes(home)
 
     response = patch_agent(
         client,
@@ -337,35 +370,14 @@ def test_a_token_of_the_configured_key_is_taken_as_its_plaintext(
         },
     )
 
-    assert response.status_code == 200
-    secrets = plaintexts(client)
-    assert secrets == {("llm", "api_key"): "canary-llm-tok1", ("s", "env", "K"): "canary-llm-tok1"}
-    assert_no_canary_on_disk(home)
-
-
-def test_a_token_of_a_previous_key_is_taken_as_its_plaintext(
-    make_client: Callable[..., TestClient], home: Path
-) -> None:
-    old_key = Fernet.generate_key()
-    client = make_client(previous_secret_keys=(old_key.decode(),))
-    token = Fernet(old_key).encrypt(b"canary-llm-old2").decode()
-
-    assert patch_agent(client, {"llm": {"api_key": token}}).status_code == 200
-
-    assert plaintexts(client) == {("llm", "api_key"): "canary-llm-old2"}
-
-
-def test_a_token_no_configured_key_opens_is_stored_as_a_plaintext(
-    client: TestClient, home: Path, secret_key: str
-) -> None:
-    foreign = Fernet(Fernet.generate_key()).encrypt(b"canary-llm-foreign").decode()
-
-    assert patch_agent(client, {"llm": {"api_key": foreign}}).status_code == 200
-
-    stored = disk_tokens(home)[("llm", "api_key")]
-    assert stored != foreign
-    assert Fernet(secret_key.encode()).decrypt(stored.encode()).decode() == foreign
-    assert plaintexts(client) == {("llm", "api_key"): foreign}
+    assert response.status_code == 422, response.text
+    assert sorted(e["loc"] for e in response.json()["detail"]) == [
+        ["agent_settings", "llm", "api_key"],
+        ["agent_settings", "mcp_config", "mcpServers", "s", "env", "K"],
+    ]
+    assert {e["type"] for e in response.json()["detail"]} == {"secret_token_elsewhere"}
+    assert token not in response.text
+    assert settings_bytes(home) == before
 
 
 def test_tokens_of_a_previous_key_from_an_encrypted_read_are_kept_by_a_write_back(
@@ -391,12 +403,19 @@ def _server_write(name: str) -> dict[str, Any]:
     servers: dict[str, dict[str, Any]] = {
         "add a server": {"zeta": {"command": "z", "env": {"Z": "canary-env-z"}}},
         "delete a server": {"beta": None},
-        "change a non-secret field": {"alpha": {"args": ["--x"]}},
+        "change a non-secret field": {"alpha": {"description": "x"}},
         "add a secret": {"alpha": {"env": {"A_NEW": "canary-env-anew"}}},
         "delete a secret": {"gamma": {"headers": {"X-Org": None}}},
         "change auth": {"gamma": {"auth": "canary-auth-new"}},
         "switch to oauth": {"gamma": {"auth": "oauth"}},
-        "replace transport": {"epsilon": {"url": None, "command": "e", "transport": None}},
+        "replace transport": {
+            "epsilon": {
+                "url": None,
+                "command": "e",
+                "transport": None,
+                "headers": {"Authorization": SECRETS[("epsilon", "headers", "Authorization")]},
+            }
+        },
     }
     return servers[name]
 

@@ -165,7 +165,11 @@ def test_merge_patch_on_agent_settings_replaces_server_args_and_keeps_other_fiel
         client,
         agent={
             "llm": {"model": "gpt-y"},
-            "mcp_config": {"mcpServers": {"alpha": {"args": ["only"], "cwd": "/srv"}}},
+            "mcp_config": {
+                "mcpServers": {
+                    "alpha": {"args": ["only"], "cwd": "/srv", "env": {"TOKEN": CANARY_ENV}}
+                }
+            },
         },
     )
 

@@ -62,7 +62,7 @@ def _stored(ctx: AppContext, name: str) -> tuple[str, dict[str, Any]]:
     if found is None:
         raise not_found(name)
     config = found[1]
-    return ctx.servers.etag(config), config
+    return ctx.servers.etag(name, config), config
 
 
 async def test_config(request: Request) -> FastJSONResponse:
@@ -120,7 +120,7 @@ async def catalog(request: Request) -> FastJSONResponse:
     }
     results = await asyncio.gather(
         *(
-            _tools(ctx, name, ctx.servers.etag(config), config, timeout, refresh)
+            _tools(ctx, name, ctx.servers.etag(name, config), config, timeout, refresh)
             for name, config in enabled.items()
         )
     )

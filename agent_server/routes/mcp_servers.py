@@ -28,7 +28,7 @@ from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Reply, errors
 from agent_server.preconditions import Preconditions
 from agent_server.routes.settings import expose_mode
-from agent_server.secrets import log_plaintext_served
+from agent_server.secrets import log_plaintext_served, server_secret_slots
 from agent_server.servers import MANAGED
 from sdk.models import (
     ErrorBody,
@@ -89,12 +89,14 @@ async def get_server(request: Request) -> Response:
     if found is None:
         raise not_found(name)
     source, config = found
-    etag = ctx.servers.etag(config)
+    etag = ctx.servers.etag(name, config)
     status = preconditions(request).evaluate(etag, safe=True)
     if status == 304:
         return Response(status_code=304, headers={"ETag": etag})
     if status == 412:
         raise HTTPException(412, "If-Match does not match the server's ETag", etag_header(etag))
+    if source == "managed":
+        mode = "redacted"  # its secrets leave the service only towards its own server
     body = MCPServerResponse(
         name=name, source=source, etag=etag, config=ctx.servers.view(config, mode)
     )
@@ -137,6 +139,8 @@ class ServerWrite:
         if self.body_error is not None:
             raise self.body_error
         if self.method == "DELETE":
+            for _, token in server_secret_slots(stored):
+                self.ctx.cipher.forget(token)
             return with_server(document, self.name, None)
         config = merge_patch(stored, self.body) if self.method == "PATCH" else self.body
         self.result = resolve_server(config, stored, self.ctx.cipher)
@@ -147,7 +151,7 @@ class ServerWrite:
         return with_server(document, self.name, self.result)
 
     def _check_preconditions(self, stored: dict[str, Any] | None) -> None:
-        current = self.ctx.servers.etag(stored) if stored is not None else None
+        current = self.ctx.servers.etag(self.name, stored) if stored is not None else None
         if not self.preconditions.given and self.ctx.config.require_preconditions:
             raise HTTPException(
                 428,
@@ -171,8 +175,9 @@ async def write_server(request: Request) -> Response:
         await write.read_body(request)
     await ctx.store.write(write)
     if write.result is None:
+        ctx.servers.forget(write.name)
         return Response(status_code=204)
-    etag = ctx.servers.etag(write.result)
+    etag = ctx.servers.etag(write.name, write.result)
     body = MCPServerResponse(
         name=write.name,
         source="user",
@@ -218,7 +223,11 @@ operations = {
     (ITEM, "GET"): Operation(
         operation_id="get_mcp_server",
         summary="Read one MCP server",
-        description="Secrets read as X-Expose-Secrets says (redacted by default).",
+        description=(
+            "Secrets read as X-Expose-Secrets says (redacted by default; encrypted and "
+            "plaintext need an admin key). A managed server's secrets read redacted in every "
+            "mode."
+        ),
         path_params=_NAME,
         request_headers=("X-Expose-Secrets", *_CONDITIONAL),
         responses={
