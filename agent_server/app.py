@@ -19,7 +19,7 @@ from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable,
 from agent_server.managed import load_managed_servers
 from agent_server.openapi import build_openapi
 from agent_server.preconditions import ETagSigner, load_etag_key
-from agent_server.probe import ToolCache
+from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.routes import operations, routes
 from agent_server.secrets import SecretCipher, agent_secret_values
 from agent_server.servers import ServerCatalog
@@ -135,7 +135,12 @@ def create_app(config: Config) -> Starlette:
     )
     app.state.openapi = build_openapi(app.routes, operations)
     app.state.context = AppContext(
-        config=config, store=store, cipher=cipher, servers=servers, tools=ToolCache()
+        config=config,
+        store=store,
+        cipher=cipher,
+        servers=servers,
+        tools=ToolCache(),
+        probes=ProbeLimiter(config.max_probes),
     )
     return app
 

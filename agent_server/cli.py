@@ -69,6 +69,8 @@ def serve(args: argparse.Namespace) -> int:
         overrides["require_preconditions"] = True
     if args.managed_config:
         overrides["managed_config"] = Path(args.managed_config).expanduser()
+    if args.max_probes is not None:
+        overrides["max_probes"] = args.max_probes
     config = dataclasses.replace(config, **overrides)
     if not is_loopback(args.host) and not config.session_api_keys and not args.insecure:
         raise ConfigError(
@@ -162,6 +164,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--managed-config",
         help="an administrator's MCPConfig JSON file (env AGENT_SERVER_MANAGED_CONFIG)",
+    )
+    run.add_argument(
+        "--max-probes",
+        type=int,
+        help="MCP connections open at once for live checks, in each worker "
+        "(env AGENT_SERVER_MAX_PROBES; default 8)",
     )
     run.add_argument("--log-level", default="info")
     run.set_defaults(func=serve)

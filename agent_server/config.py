@@ -24,6 +24,8 @@ ENV_PREVIOUS_KEYS = "AGENT_SERVER_PREVIOUS_SECRET_KEYS"
 ENV_SESSION_API_KEYS = "AGENT_SERVER_SESSION_API_KEYS"
 ENV_REQUIRE_PRECONDITIONS = "AGENT_SERVER_REQUIRE_PRECONDITIONS"
 ENV_MANAGED_CONFIG = "AGENT_SERVER_MANAGED_CONFIG"
+ENV_MAX_PROBES = "AGENT_SERVER_MAX_PROBES"
+DEFAULT_MAX_PROBES = 8
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -34,6 +36,15 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _count(value: str | None, default: int) -> int:
+    if not (value or "").strip():
+        return default
+    try:
+        return int(value or "")
+    except ValueError:
+        return 0  # refused with the same message as any other count below 1
+
+
 @dataclass(frozen=True)
 class Config:
     home: Path
@@ -42,6 +53,14 @@ class Config:
     session_api_keys: tuple[str, ...] = ()
     require_preconditions: bool = False
     managed_config: Path | None = None
+    max_probes: int = DEFAULT_MAX_PROBES
+
+    def __post_init__(self) -> None:
+        if self.max_probes < 1:
+            raise ConfigError(
+                f"the probe limit ({ENV_MAX_PROBES} or --max-probes) is a whole number of "
+                "MCP connections, at least 1"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
@@ -53,6 +72,7 @@ class Config:
             session_api_keys=_split(env.get(ENV_SESSION_API_KEYS)),
             require_preconditions=_flag(env.get(ENV_REQUIRE_PRECONDITIONS)),
             managed_config=Path(managed).expanduser() if managed else None,
+            max_probes=_count(env.get(ENV_MAX_PROBES), DEFAULT_MAX_PROBES),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -63,6 +83,7 @@ class Config:
             ENV_SESSION_API_KEYS: ",".join(self.session_api_keys),
             ENV_REQUIRE_PRECONDITIONS: "1" if self.require_preconditions else "0",
             ENV_MANAGED_CONFIG: str(self.managed_config or ""),
+            ENV_MAX_PROBES: str(self.max_probes),
         }
         if self.secret_key:
             env[ENV_SECRET_KEY] = self.secret_key

@@ -67,6 +67,14 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Query:
+    """An optional query parameter: what it means and its JSON schema (with its default)."""
+
+    description: str
+    schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Operation:
     operation_id: str
     summary: str
@@ -78,6 +86,7 @@ class Operation:
     tags: tuple[str, ...] = ()
     secured: bool = True
     path_params: dict[str, str] = field(default_factory=dict)
+    query_params: dict[str, Query] = field(default_factory=dict)
 
 
 def errors(*statuses: int) -> dict[int, Reply]:
@@ -124,6 +133,16 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
             "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.@:-]{1,128}$"},
         }
         for name, text in op.path_params.items()
+    ]
+    parameters += [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": query.description,
+            "schema": query.schema,
+        }
+        for name, query in op.query_params.items()
     ]
     parameters += [
         {
