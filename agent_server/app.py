@@ -13,7 +13,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_server.auth import SessionKeyMiddleware
-from agent_server.config import ENV_PREVIOUS_KEYS, ENV_SECRET_KEY, Config, load_cipher
+from agent_server.config import (
+    ENV_PREVIOUS_KEYS,
+    ENV_SECRET_KEY,
+    Config,
+    check_max_probes,
+    load_cipher,
+)
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
 from agent_server.managed import load_managed_servers
@@ -111,6 +117,7 @@ class InternalErrorMiddleware:
 
 def create_app(config: Config) -> Starlette:
     """Build the app; ConfigError when it must not start (bad key, undecryptable secrets)."""
+    check_max_probes(config)
     ensure_home(config.home)
     cipher = load_cipher(config)
     store = SettingsStore(config.home)

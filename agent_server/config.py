@@ -55,13 +55,6 @@ class Config:
     managed_config: Path | None = None
     max_probes: int = DEFAULT_MAX_PROBES
 
-    def __post_init__(self) -> None:
-        if self.max_probes < 1:
-            raise ConfigError(
-                f"the probe limit ({ENV_MAX_PROBES} or --max-probes) is a whole number of "
-                "MCP connections, at least 1"
-            )
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
         managed = env.get(ENV_MANAGED_CONFIG)
@@ -88,6 +81,14 @@ class Config:
         if self.secret_key:
             env[ENV_SECRET_KEY] = self.secret_key
         return env
+
+
+def check_max_probes(config: Config) -> None:
+    if config.max_probes < 1:
+        raise ConfigError(
+            f"the probe limit ({ENV_MAX_PROBES} or --max-probes) is a whole number of "
+            "MCP connections, at least 1"
+        )
 
 
 def read_key_file(home: Path) -> list[str]:

@@ -15,8 +15,6 @@ class ProbeLimiter:
     """
 
     def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("a probe limit is at least 1")
         self.limit = limit
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore = asyncio.Semaphore(limit)
