@@ -41,7 +41,7 @@ async def jsonrpc(request: Request) -> Response:
     except ValueError:
         ident = None
     message = f"bad credentials: {forms(_token(request))}"
-    error = {"code": -32001, "message": message, "data": {"sent": forms(_token(request))}}
+    error = {"code": -32050, "message": message, "data": {"sent": forms(_token(request))}}
     return JSONResponse({"jsonrpc": "2.0", "id": ident, "error": error})
 
 

@@ -26,5 +26,5 @@ for line in sys.stdin:
     except ValueError:
         continue
     if "id" in request:
-        error = {"code": -32001, "message": f"bad secret: {FORMS}", "data": FORMS}
+        error = {"code": -32050, "message": f"bad secret: {FORMS}", "data": FORMS}
         print(json.dumps({"jsonrpc": "2.0", "id": request["id"], "error": error}), flush=True)
