@@ -12,7 +12,6 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 import httpx2
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 from sdk.models import ProbeErrorKind
 
@@ -51,7 +50,8 @@ def classify(
     `statuses` are the HTTP statuses the exchange got (fastmcp reports a 401 as a generic
     error, so they are read from the exchange itself).
     """
-    from mcp.shared.exceptions import MCPError
+    from mcp.shared.exceptions import MCPError  # with fastmcp, loaded by the first probe
+    from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
     refused = [s for s in statuses if s in (401, 403)]
     if refused:

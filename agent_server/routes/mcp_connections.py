@@ -117,7 +117,7 @@ async def _tools(
     return result
 
 
-async def _within(deadline: float, probes: dict[str, Task[MCPToolsResult]]) -> list[MCPToolsResult]:
+async def _within(deadline: float, probes: list[Task[MCPToolsResult]]) -> list[MCPToolsResult]:
     """Each probe's result, or a deadline failure for each one not done by `deadline` seconds.
 
     The unfinished ones (still queued for a slot, or still connecting) are cancelled and given
@@ -125,7 +125,7 @@ async def _within(deadline: float, probes: dict[str, Task[MCPToolsResult]]) -> l
     """
     if not probes:
         return []
-    _, pending = await asyncio.wait(probes.values(), timeout=deadline)
+    _, pending = await asyncio.wait(probes, timeout=deadline)
     for task in pending:
         task.cancel()
     if pending:
@@ -135,7 +135,7 @@ async def _within(deadline: float, probes: dict[str, Task[MCPToolsResult]]) -> l
         error=f"not reached within the catalog's deadline of {deadline:g} s",
         error_kind="deadline",
     )
-    return [cut_short if task in pending else task.result() for task in probes.values()]
+    return [cut_short if task in pending else task.result() for task in probes]
 
 
 async def catalog(request: Request) -> FastJSONResponse:
@@ -150,12 +150,12 @@ async def catalog(request: Request) -> FastJSONResponse:
     }
     results = await _within(
         deadline,
-        {
-            name: asyncio.create_task(
+        [
+            asyncio.create_task(
                 _tools(ctx, name, ctx.servers.etag(config), config, timeout, refresh)
             )
             for name, config in enabled.items()
-        },
+        ],
     )
     tools: list[MCPCatalogTool] = []
     servers: list[MCPCatalogServer] = []
