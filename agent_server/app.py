@@ -16,6 +16,7 @@ from agent_server.config import (
     ENV_PREVIOUS_KEYS,
     ENV_SECRET_KEY,
     Config,
+    check_max_probes,
     load_cipher,
     load_session_keys,
 )
@@ -25,7 +26,7 @@ from agent_server.managed import load_managed_servers
 from agent_server.migrations import seal_url_queries
 from agent_server.openapi import build_openapi
 from agent_server.preconditions import ETagSigner, load_etag_key
-from agent_server.probe import ToolCache
+from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.routes import operations, routes
 from agent_server.secrets import SecretCipher, agent_secret_values
 from agent_server.security.guard import GuardRules, RequestGuard
@@ -120,6 +121,7 @@ class InternalErrorMiddleware:
 
 def create_app(config: Config) -> Starlette:
     """Build the app; ConfigError when it must not start (bad key, undecryptable secrets)."""
+    check_max_probes(config)
     prepare_home(config.home)
     cipher = load_cipher(config)
     store = SettingsStore(config.home)
@@ -158,7 +160,12 @@ def create_app(config: Config) -> Starlette:
     )
     app.state.openapi = build_openapi(app.routes, operations)
     app.state.context = AppContext(
-        config=config, store=store, cipher=cipher, servers=servers, tools=ToolCache()
+        config=config,
+        store=store,
+        cipher=cipher,
+        servers=servers,
+        tools=ToolCache(),
+        probes=ProbeLimiter(config.max_probes),
     )
     return app
 

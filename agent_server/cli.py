@@ -79,6 +79,8 @@ def serve(args: argparse.Namespace) -> int:
         overrides["allowed_hosts"] = split_list(args.allowed_hosts)
     if args.allowed_origins is not None:
         overrides["allowed_origins"] = split_list(args.allowed_origins)
+    if args.max_probes is not None:
+        overrides["max_probes"] = args.max_probes
     config = dataclasses.replace(config, **overrides)
     if config.no_auth and not is_loopback(args.host) and not args.insecure:
         raise ConfigError(
@@ -189,6 +191,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--managed-config",
         help="an administrator's MCPConfig JSON file (env AGENT_SERVER_MANAGED_CONFIG)",
+    )
+    run.add_argument(
+        "--max-probes",
+        type=int,
+        help="MCP connections open at once for live checks, in each worker "
+        "(env AGENT_SERVER_MAX_PROBES; default 8)",
     )
     run.add_argument("--log-level", default="info")
     run.set_defaults(func=serve)

@@ -36,6 +36,8 @@ ENV_NO_AUTH = "AGENT_SERVER_NO_AUTH"
 ENV_ALLOWED_HOSTS = "AGENT_SERVER_ALLOWED_HOSTS"
 ENV_ALLOWED_ORIGINS = "AGENT_SERVER_ALLOWED_ORIGINS"
 ENV_BIND_HOST = "AGENT_SERVER_BIND_HOST"  # set by `serve` for its worker processes
+ENV_MAX_PROBES = "AGENT_SERVER_MAX_PROBES"
+DEFAULT_MAX_PROBES = 8
 
 
 def split_list(value: str | None) -> tuple[str, ...]:
@@ -44,6 +46,15 @@ def split_list(value: str | None) -> tuple[str, ...]:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _count(value: str | None, default: int) -> int:
+    if not (value or "").strip():
+        return default
+    try:
+        return int(value or "")
+    except ValueError:
+        return 0  # refused with the same message as any other count below 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class Config:
     bind_host: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    max_probes: int = DEFAULT_MAX_PROBES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
@@ -73,6 +85,7 @@ class Config:
             bind_host=env.get(ENV_BIND_HOST) or None,
             allowed_hosts=split_list(env.get(ENV_ALLOWED_HOSTS)),
             allowed_origins=split_list(env.get(ENV_ALLOWED_ORIGINS)),
+            max_probes=_count(env.get(ENV_MAX_PROBES), DEFAULT_MAX_PROBES),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -87,10 +100,19 @@ class Config:
             ENV_BIND_HOST: self.bind_host or "",
             ENV_ALLOWED_HOSTS: ",".join(self.allowed_hosts),
             ENV_ALLOWED_ORIGINS: ",".join(self.allowed_origins),
+            ENV_MAX_PROBES: str(self.max_probes),
         }
         if self.secret_key:
             env[ENV_SECRET_KEY] = self.secret_key
         return env
+
+
+def check_max_probes(config: Config) -> None:
+    if config.max_probes < 1:
+        raise ConfigError(
+            f"the probe limit ({ENV_MAX_PROBES} or --max-probes) is a whole number of "
+            "MCP connections, at least 1"
+        )
 
 
 def read_key_file(home: Path) -> list[str]:

@@ -1,4 +1,4 @@
-"""What every route of one app shares: its config, store, cipher and server catalog."""
+"""What every route of one app shares: config, store, cipher, servers, tools, probe limiter."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from agent_server.config import Config
-from agent_server.probe import ToolCache
+from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.secrets import SecretCipher
 from agent_server.servers import ServerCatalog
 from agent_server.store import SettingsStore
@@ -20,6 +20,7 @@ class AppContext:
     cipher: SecretCipher
     servers: ServerCatalog
     tools: ToolCache
+    probes: ProbeLimiter
 
 
 def context(request: Request) -> AppContext:

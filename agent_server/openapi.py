@@ -68,6 +68,14 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Query:
+    """An optional query parameter: what it means and its JSON schema (with its default)."""
+
+    description: str
+    schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Operation:
     operation_id: str
     summary: str
@@ -80,6 +88,7 @@ class Operation:
     secured: bool = True
     scope: KeyScope = "read"
     path_params: dict[str, str] = field(default_factory=dict)
+    query_params: dict[str, Query] = field(default_factory=dict)
 
 
 def errors(*statuses: int) -> dict[int, Reply]:
@@ -126,6 +135,16 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
             "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.@:-]{1,128}$"},
         }
         for name, text in op.path_params.items()
+    ]
+    parameters += [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": query.description,
+            "schema": query.schema,
+        }
+        for name, query in op.query_params.items()
     ]
     parameters += [
         {

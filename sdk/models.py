@@ -164,7 +164,9 @@ class HealthResponse(BaseModel):
 
 # --- live connections (fastmcp) -----------------------------------------------------------------
 
-ProbeErrorKind = Literal["timeout", "connection", "auth", "protocol"]
+ProbeErrorKind = Literal["timeout", "connection", "auth", "protocol", "deadline"]
+"""Why a live check failed; "deadline": the catalog's deadline passed before the server was
+reached (its probe was still queued or still connecting)."""
 
 
 class MCPTestRequest(BaseModel):

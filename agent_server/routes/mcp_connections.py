@@ -5,6 +5,7 @@ across enabled servers, and a server's health. Each opens real connections throu
 from __future__ import annotations
 
 import asyncio
+from asyncio import Task
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +19,8 @@ from agent_server.context import AppContext, context
 from agent_server.document import is_valid_server_name, pydantic_field_errors, validate_server
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse
-from agent_server.openapi import Operation, Reply, errors
-from agent_server.probe import ProbeFailed, check_health, list_tools
+from agent_server.openapi import Operation, Query, Reply, errors
+from agent_server.probes import ProbeFailed, check_health, list_tools
 from agent_server.routes.mcp_servers import ITEM, not_found, server_name
 from agent_server.secrets import plaintext_candidate
 from sdk.models import (
@@ -35,21 +36,28 @@ from sdk.models import (
 
 DEFAULT_TIMEOUT = 15.0
 MAX_TIMEOUT = 120.0
+DEFAULT_DEADLINE = 30.0
+MAX_DEADLINE = 120.0
+# Time the catalog gives the probes it cut short to end (their stdio children are killed at
+# once; this bounds the rest of their clean-up).
+_CUT_SHORT_WIND_DOWN = 3.0
 
 
-def _timeout(request: Request) -> float:
-    raw = request.query_params.get("timeout")
+def _seconds(request: Request, name: str, default: float, most: float) -> float:
+    raw = request.query_params.get(name)
     if raw is None:
-        return DEFAULT_TIMEOUT
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = -1
-    if not 0 < value <= MAX_TIMEOUT:
-        raise HTTPException(
-            400, f"timeout is a number of seconds above 0 and at most {MAX_TIMEOUT:g}"
-        )
+    if not 0 < value <= most:
+        raise HTTPException(400, f"{name} is a number of seconds above 0 and at most {most:g}")
     return value
+
+
+def _timeout(request: Request) -> float:
+    return _seconds(request, "timeout", DEFAULT_TIMEOUT, MAX_TIMEOUT)
 
 
 def _refresh(request: Request) -> bool:
@@ -83,7 +91,7 @@ async def test_config(request: Request) -> FastJSONResponse:
     if problems:
         raise InvalidSettings(problems)
     config = plaintext_candidate(body.config, stored, ctx.cipher)
-    result = await list_tools(config, body.timeout)
+    result = await list_tools(ctx.probes, config, body.timeout)
     return FastJSONResponse(result.model_dump())
 
 
@@ -104,25 +112,50 @@ async def _tools(
     cached = None if refresh else ctx.tools.get(name, etag)
     if cached is not None:
         return cached
-    result = await list_tools(ctx.servers.view(config, "plaintext"), timeout)
+    result = await list_tools(ctx.probes, ctx.servers.view(config, "plaintext"), timeout)
     ctx.tools.put(name, etag, result)
     return result
+
+
+async def _within(deadline: float, probes: list[Task[MCPToolsResult]]) -> list[MCPToolsResult]:
+    """Each probe's result, or a deadline failure for each one not done by `deadline` seconds.
+
+    The unfinished ones (still queued for a slot, or still connecting) are cancelled and given
+    a moment to end: their stdio children are killed before the answer goes out.
+    """
+    if not probes:
+        return []
+    _, pending = await asyncio.wait(probes, timeout=deadline)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=_CUT_SHORT_WIND_DOWN)
+    cut_short = MCPProbeFailed(
+        ok=False,
+        error=f"not reached within the catalog's deadline of {deadline:g} s",
+        error_kind="deadline",
+    )
+    return [cut_short if task in pending else task.result() for task in probes]
 
 
 async def catalog(request: Request) -> FastJSONResponse:
     ctx = context(request)
     timeout = _timeout(request)
+    deadline = _seconds(request, "deadline", DEFAULT_DEADLINE, MAX_DEADLINE)
     refresh = _refresh(request)
     enabled = {
         name: config
         for name, (_, config) in sorted(ctx.servers.all(ctx.store.read()).items())
         if config.get("enabled", True) is not False
     }
-    results = await asyncio.gather(
-        *(
-            _tools(ctx, name, ctx.servers.etag(name, config), config, timeout, refresh)
+    results = await _within(
+        deadline,
+        [
+            asyncio.create_task(
+                _tools(ctx, name, ctx.servers.etag(name, config), config, timeout, refresh)
+            )
             for name, config in enabled.items()
-        )
+        ],
     )
     tools: list[MCPCatalogTool] = []
     servers: list[MCPCatalogServer] = []
@@ -158,7 +191,7 @@ async def health(request: Request) -> FastJSONResponse:
     etag, config = _stored(ctx, name)
     checked_at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
-        latency = await check_health(ctx.servers.view(config, "plaintext"), timeout)
+        latency = await check_health(ctx.probes, ctx.servers.view(config, "plaintext"), timeout)
     except ProbeFailed as failed:
         report = MCPHealth(ok=False, latency_ms=None, checked_at=checked_at, error=failed.message)
     else:
@@ -174,6 +207,27 @@ routes = [
 ]
 
 _NAME = {"name": "The server's name: 1 to 128 of letters, digits and _ . @ : -"}
+
+
+def _seconds_query(description: str, default: float, most: float) -> Query:
+    schema = {"type": "number", "exclusiveMinimum": 0, "maximum": most, "default": default}
+    return Query(description, schema)
+
+
+_TIMEOUT = _seconds_query(
+    "Seconds each server has to answer, counted from when its probe starts.",
+    DEFAULT_TIMEOUT,
+    MAX_TIMEOUT,
+)
+_DEADLINE = _seconds_query(
+    "Seconds the whole catalog may take; servers not reached by then are marked so.",
+    DEFAULT_DEADLINE,
+    MAX_DEADLINE,
+)
+_REFRESH = Query(
+    "1 (or true, yes) asks the servers again instead of answering from the cache.",
+    {"type": "string"},
+)
 _RESULT = Reply(
     (MCPToolsOk, MCPProbeFailed),
     description='The tools, or {"ok": false} with the error and its kind.',
@@ -197,10 +251,14 @@ operations = {
         scope="write",
         summary="The tool catalog across enabled MCP servers",
         description=(
-            "Each tool is named <server>.<tool>. Servers are queried concurrently, each with "
-            "the timeout (query timeout, seconds, default 15); a failing server shows its "
-            "error and does not fail the catalog. Query refresh=1 bypasses the cache."
+            "Each tool is named <server>.<tool>. Servers are queried concurrently, at most "
+            "--max-probes at once (default 8, shared with every other live check), each with "
+            "the timeout from when its probe starts; a failing server shows its error and does "
+            "not fail the catalog. The answer comes within the deadline: servers not reached "
+            'by then (still queued or still connecting) have ok false and error_kind "deadline", '
+            "and their probes are ended before the answer."
         ),
+        query_params={"timeout": _TIMEOUT, "deadline": _DEADLINE, "refresh": _REFRESH},
         responses={200: Reply(MCPCatalogResponse), **errors(400, 401, 503)},
         tags=("mcp-connections",),
     ),
@@ -209,10 +267,10 @@ operations = {
         scope="write",
         summary="The tools of one stored MCP server",
         description=(
-            "Cached per server ETag: a config change invalidates it; query refresh=1 "
-            "bypasses it. Query timeout sets the seconds to wait (default 15)."
+            "Cached per server ETag: a config change invalidates it; query refresh=1 bypasses it."
         ),
         path_params=_NAME,
+        query_params={"timeout": _TIMEOUT, "refresh": _REFRESH},
         responses={
             200: Reply((MCPToolsOk, MCPProbeFailed), headers=("ETag",)),
             **errors(400, 401, 404, 409, 503),
@@ -225,6 +283,7 @@ operations = {
         summary="Check one MCP server over a live connection",
         description="Connects and lists the tools; ok with the latency, or the error.",
         path_params=_NAME,
+        query_params={"timeout": _TIMEOUT},
         responses={200: Reply(MCPHealth, headers=("ETag",)), **errors(400, 401, 404, 503)},
         tags=("mcp-connections",),
     ),

@@ -1,0 +1,159 @@
+"""One probe: a fresh fastmcp connection to one server, its one action, and the close.
+
+Secrets are plaintext only in memory, for the connection. The probe waits for its slot in the
+app's limiter first; its timeout starts once it holds the slot. A stdio child's stderr goes to
+/dev/null (it could print the secrets it was given), and its whole process group is ended with
+the probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from agent_server.probes.failures import ProbeFailed, classify, timed_out
+from agent_server.probes.groups import end_groups, process_groups
+from agent_server.probes.limiter import ProbeLimiter
+from agent_server.probes.logs import withheld_logs
+from sdk.models import MCPProbeFailed, MCPServerInfo, MCPTool, MCPToolsOk
+
+if TYPE_CHECKING:  # fastmcp takes most of a second to import: only probes load it
+    from fastmcp import Client
+    from fastmcp.client.transports import ClientTransport
+
+# How long a cut-short probe waits for its connection to wind down once its stdio children are
+# killed (a closed connection is then quick; this only bounds a stuck one).
+_WIND_DOWN = 2.0
+
+
+class _StatusRecorder(httpx2.Auth):
+    """Sends the bearer token (if any) and remembers each HTTP status, which fastmcp hides."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+        self.statuses: list[int] = []
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
+        if self.token is not None:
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        response = yield request
+        self.statuses.append(response.status_code)
+
+
+def _transport(config: dict[str, Any], recorder: _StatusRecorder) -> ClientTransport:
+    from fastmcp.client.transports import SSETransport, StdioTransport, StreamableHttpTransport
+
+    if "command" in config:
+        return StdioTransport(
+            command=config["command"],
+            args=list(config.get("args") or []),
+            env=dict(config.get("env") or {}) or None,
+            cwd=config.get("cwd"),
+            keep_alive=False,  # fastmcp would keep the child alive after the connection
+            log_file=Path(os.devnull),  # the child's stderr could print its secrets
+        )
+    headers = dict(config.get("headers") or {})
+    if config.get("transport") == "sse":
+        return SSETransport(config["url"], headers=headers, auth=recorder)
+    return StreamableHttpTransport(config["url"], headers=headers, auth=recorder)
+
+
+def _retrieve(work: asyncio.Task[Any]) -> None:
+    """Take a finished connection's exception, so asyncio never logs it with its text."""
+    if not work.cancelled():
+        work.exception()
+
+
+async def _session(
+    config: dict[str, Any],
+    timeout: float,
+    recorder: _StatusRecorder,
+    action: Callable[[Client[Any]], Awaitable[Any]],
+) -> tuple[Any, MCPServerInfo | None]:
+    from fastmcp import Client
+
+    client = Client(_transport(config, recorder), timeout=timeout, init_timeout=timeout)
+    async with client:
+        result = await action(client)
+        info = client.server_info
+    return result, MCPServerInfo(name=info.name, version=info.version) if info else None
+
+
+async def _connect(
+    config: dict[str, Any],
+    timeout: float,
+    action: Callable[[Client[Any]], Awaitable[Any]],
+) -> tuple[Any, float, MCPServerInfo | None]:
+    """Run `action` on a fresh connection; (its result, latency in ms, server info).
+
+    The connection runs in its own task so that a probe cut short (its timeout, or the
+    catalog's deadline cancelling it) kills its stdio children first: the connection's own
+    close would otherwise give a child that ignores the end of its input seconds more.
+    """
+    if config.get("auth") == "oauth":
+        raise ProbeFailed("auth", "servers that sign in with OAuth cannot be tested from here")
+    recorder = _StatusRecorder(config["auth"] if isinstance(config.get("auth"), str) else None)
+    with withheld_logs(), process_groups() as children:
+        started = time.perf_counter()
+        work = asyncio.create_task(_session(config, timeout, recorder, action))
+        work.add_done_callback(_retrieve)
+        try:
+            done, _ = await asyncio.wait({work}, timeout=timeout)
+        finally:
+            if not work.done():
+                end_groups(children)
+                work.cancel()
+                await asyncio.wait({work}, timeout=_WIND_DOWN)
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        if not done or work.cancelled():
+            raise timed_out(timeout)
+        failure = work.exception()
+        if failure is not None:
+            raise classify(failure, recorder.statuses, config, timeout) from None
+    result, info = work.result()
+    return result, latency, info
+
+
+async def _limited(
+    limiter: ProbeLimiter,
+    config: dict[str, Any],
+    timeout: float,
+    action: Callable[[Client[Any]], Awaitable[Any]],
+) -> tuple[Any, float, MCPServerInfo | None]:
+    async with limiter.slot():
+        return await _connect(config, timeout, action)
+
+
+async def list_tools(
+    limiter: ProbeLimiter, config: dict[str, Any], timeout: float
+) -> MCPToolsOk | MCPProbeFailed:
+    """Connect, list the tools, disconnect: the answer of /api/mcp/test and .../tools."""
+    try:
+        tools, latency, info = await _limited(limiter, config, timeout, lambda c: c.list_tools())
+    except ProbeFailed as failed:
+        return MCPProbeFailed(ok=False, error=failed.message, error_kind=failed.kind)
+    return MCPToolsOk(
+        ok=True,
+        tools=[
+            MCPTool(name=t.name, description=t.description, input_schema=t.input_schema)
+            for t in tools
+        ],
+        latency_ms=latency,
+        server_info=info,
+    )
+
+
+async def check_health(limiter: ProbeLimiter, config: dict[str, Any], timeout: float) -> float:
+    """Latency in ms of connecting and listing the tools; ProbeFailed when that fails.
+
+    Listing tools rather than MCP's ping: some servers do not route ping over HTTP, and a
+    server that lists its tools is one an agent can use.
+    """
+    _, latency, _ = await _limited(limiter, config, timeout, lambda c: c.list_tools())
+    return latency

@@ -1,0 +1,64 @@
+"""A stdio server's whole process group ends with its probe: no grandchild outlives it.
+
+mcp starts a stdio child in a new session, so the child's pid names its process group, but it
+signals that group only when the child itself will not exit after the end of its input: a child
+that does exit leaves its background grandchildren running. So while a probe runs, mcp's spawn
+function is wrapped to record each child's pid, and the probe kills those groups when it ends,
+however it ends (success, failure, timeout, cancellation).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from typing import Any
+
+# The pids of the stdio children the probe running in this context started. The tasks a
+# fastmcp client starts inherit the context, so a spawn in any of them is recorded here.
+_CHILDREN: ContextVar[list[int] | None] = ContextVar("probe_children", default=None)
+
+
+def _record_children_of_probes() -> None:
+    """Wrap mcp's spawn function once; outside a probe the wrapper records nothing."""
+    import mcp.client.stdio as stdio
+
+    spawn = stdio._create_platform_compatible_process
+    if getattr(spawn, "records_probe_children", False):
+        return
+
+    async def recording_spawn(*args: Any, **kwargs: Any) -> Any:
+        process = await spawn(*args, **kwargs)
+        children = _CHILDREN.get()
+        if children is not None:
+            children.append(process.pid)
+        return process
+
+    recording_spawn.records_probe_children = True  # type: ignore[attr-defined]
+    stdio._create_platform_compatible_process = recording_spawn
+
+
+def end_groups(children: list[int]) -> None:
+    """SIGKILL the process group of each child; a group already gone is fine.
+
+    The child had its graceful end already (the end of its input, then mcp's SIGTERM), or the
+    probe was cut short: what is left in its group is a stray.
+    """
+    for pid in children:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+@contextmanager
+def process_groups() -> Iterator[list[int]]:
+    """Record the stdio children started inside; end their groups on the way out."""
+    _record_children_of_probes()
+    children: list[int] = []
+    token = _CHILDREN.set(children)
+    try:
+        yield children
+    finally:
+        _CHILDREN.reset(token)
+        end_groups(children)
