@@ -39,11 +39,12 @@ STATUS_TEXT = {
 HEADERS = {
     "If-Match": (
         "Strong comparison against the current ETag; `*` matches an existing resource; "
-        "comma-separated lists are allowed and weak tags never match."
+        "comma-separated lists (or several header lines) are allowed and weak tags never match."
     ),
     "If-None-Match": (
         "Weak comparison against the current ETag; `*` matches when the resource does not "
-        "exist. On GET a match answers 304, on writes 412."
+        "exist. On GET a match answers 304 (redacted reads only: encrypted and plaintext reads "
+        "always answer the body), on writes 412."
     ),
     "X-Expose-Secrets": (
         "How secret values read: `redacted` (default, each reads `**********`), `encrypted` "
@@ -56,7 +57,10 @@ _HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
 RESPONSE_HEADERS = {
     "ETag": "The strong ETag of the resource as it is now.",
     "Location": "The URL of the created resource.",
+    "Cache-Control": "`no-cache` on redacted reads, `no-store` on encrypted and plaintext reads.",
+    "Vary": "`X-Expose-Secrets`: the body depends on it.",
 }
+READ_HEADERS = ("Cache-Control", "Vary")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,12 @@ from starlette.routing import Route
 
 from agent_server.bodies import read_json_object
 from agent_server.context import AppContext, context
-from agent_server.document import is_valid_server_name, pydantic_field_errors, validate_server
+from agent_server.document import (
+    is_valid_server_name,
+    pydantic_field_errors,
+    validate_server,
+    without_nulls,
+)
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Reply, errors
@@ -79,10 +84,11 @@ async def test_config(request: Request) -> FastJSONResponse:
             )
         found = ctx.servers.find(ctx.store.read(), body.name)
         stored = found[1] if found else None
-    problems = validate_server(body.config, ("config",))
+    candidate = without_nulls(body.config)
+    problems = validate_server(candidate, ("config",))
     if problems:
         raise InvalidSettings(problems)
-    config = plaintext_candidate(body.config, stored, ctx.cipher)
+    config = plaintext_candidate(candidate, stored, ctx.cipher)
     result = await list_tools(config, body.timeout)
     return FastJSONResponse(result.model_dump())
 
