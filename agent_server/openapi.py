@@ -6,6 +6,7 @@ the app's routes and refuses a route that has none, so the document cannot drift
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,16 @@ HEADERS = {
         "(the Fernet tokens, accepted back on writes) or `plaintext`."
     ),
 }
+QUERY: dict[str, tuple[str, dict[str, Any]]] = {
+    "refresh": (
+        "true connects again instead of answering from the tool cache.",
+        {"type": "boolean", "default": False},
+    ),
+    "timeout": (
+        "Seconds to wait for each server, above 0 and at most 120.",
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 120, "default": 15},
+    ),
+}
 _HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
     "X-Expose-Secrets": {"type": "string", "enum": ["redacted", "encrypted", "plaintext"]},
 }
@@ -79,6 +90,7 @@ class Operation:
     request: SchemaRef | None = None
     request_description: str = ""
     request_headers: tuple[str, ...] = ()
+    query: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     secured: bool = True
     path_params: dict[str, str] = field(default_factory=dict)
@@ -104,11 +116,33 @@ class _Schemas:
         return {"$ref": f"#/components/schemas/{schema.__name__}"}
 
     def components(self) -> dict[str, Any]:
-        _, defs = models_json_schema(
+        refs, defs = models_json_schema(
             [(m, mode) for m, mode in self.models],  # type: ignore[misc]
             ref_template="#/components/schemas/{model}",
         )
-        return dict(sorted(defs.get("$defs", {}).items()))
+        schemas: dict[str, Any] = defs.get("$defs", {})
+        for (_, mode), ref in refs.items():
+            if mode == "validation":
+                _omittable(schemas[ref["$ref"].rsplit("/", 1)[-1]])
+        return dict(sorted(schemas.items()))
+
+
+def _omittable(schema: dict[str, Any]) -> None:
+    """A request schema whose fields with a server-side default read as optional everywhere.
+
+    Generators read `default` as "always present" (openapi-typescript makes such a field
+    required), which is true of answers but not of requests: there the default is what an
+    absent field means, so it moves into the description.
+    """
+    for spec in schema.get("properties", {}).values():
+        if "default" not in spec:
+            continue
+        default = spec.pop("default")
+        if default is not None:
+            absent = f"Absent means {json.dumps(default)}."
+            spec["description"] = (
+                f"{spec['description']} {absent}" if "description" in spec else absent
+            )
 
 
 def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
@@ -138,6 +172,16 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
             "schema": _HEADER_SCHEMAS.get(header, {"type": "string"}),
         }
         for header in op.request_headers
+    ]
+    parameters += [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": QUERY[name][0],
+            "schema": QUERY[name][1],
+        }
+        for name in op.query
     ]
     if parameters:
         out["parameters"] = parameters

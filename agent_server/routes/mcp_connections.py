@@ -202,20 +202,18 @@ operations = {
         summary="The tool catalog across enabled MCP servers",
         description=(
             "Each tool is named <server>.<tool>. Servers are queried concurrently, each with "
-            "the timeout (query timeout, seconds, default 15); a failing server shows its "
-            "error and does not fail the catalog. Query refresh=1 bypasses the cache."
+            "the timeout; a failing server shows its error and does not fail the catalog."
         ),
+        query=("refresh", "timeout"),
         responses={200: Reply(MCPCatalogResponse), **errors(400, 401, 503)},
         tags=("mcp-connections",),
     ),
     (ITEM + "/tools", "GET"): Operation(
         operation_id="get_mcp_server_tools",
         summary="The tools of one stored MCP server",
-        description=(
-            "Cached per server ETag: a config change invalidates it; query refresh=1 "
-            "bypasses it. Query timeout sets the seconds to wait (default 15)."
-        ),
+        description="Cached per server ETag: a config change invalidates the cache.",
         path_params=_NAME,
+        query=("refresh", "timeout"),
         responses={
             200: Reply((MCPToolsOk, MCPProbeFailed), headers=("ETag",)),
             **errors(400, 401, 404, 409, 503),
@@ -227,6 +225,7 @@ operations = {
         summary="Check one MCP server over a live connection",
         description="Connects and lists the tools; ok with the latency, or the error.",
         path_params=_NAME,
+        query=("timeout",),
         responses={200: Reply(MCPHealth, headers=("ETag",)), **errors(400, 401, 404, 503)},
         tags=("mcp-connections",),
     ),
