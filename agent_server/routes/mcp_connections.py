@@ -11,7 +11,6 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.routing import Route
 
 from agent_server.bodies import read_json_object
 from agent_server.context import AppContext, context
@@ -26,6 +25,7 @@ from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Reply, errors
 from agent_server.probe import ProbeFailed, check_health, list_tools
 from agent_server.routes.mcp_servers import ITEM, not_found, server_name
+from agent_server.routes.resource import Resource
 from agent_server.secrets import plaintext_candidate
 from sdk.models import (
     MCPCatalogResponse,
@@ -173,10 +173,10 @@ async def health(request: Request) -> FastJSONResponse:
 
 
 routes = [
-    Route("/api/mcp/test", test_config, methods=["POST"]),
-    Route("/api/mcp/tools", catalog, methods=["GET"]),
-    Route(ITEM + "/tools", server_tools, methods=["GET"]),
-    Route(ITEM + "/health", health, methods=["GET"]),
+    Resource("/api/mcp/test", {"POST": test_config}),
+    Resource("/api/mcp/tools", {"GET": catalog}),
+    Resource(ITEM + "/tools", {"GET": server_tools}),
+    Resource(ITEM + "/health", {"GET": health}),
 ]
 
 _NAME = {"name": "The server's name: 1 to 128 of letters, digits and _ . @ : -"}
