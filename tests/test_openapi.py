@@ -130,7 +130,7 @@ def test_schemas_come_from_the_sdk_models_with_descriptions(served: dict[str, An
 
 
 def _refs(node: Any) -> set[str]:
-    """The component names a part of the document refers to, directly or through other ones."""
+    """The component names a part of the document refers to directly."""
     if isinstance(node, dict):
         found = {node["$ref"].rsplit("/", 1)[-1]} if "$ref" in node else set()
         return found.union(*(_refs(value) for value in node.values()))
@@ -140,6 +140,7 @@ def _refs(node: Any) -> set[str]:
 
 
 def _closure(names: set[str], schemas: dict[str, Any]) -> set[str]:
+    """`names` and every component they refer to, through any number of others."""
     while True:
         more = names | _refs([schemas[n] for n in names])
         if more == names:
