@@ -1,5 +1,5 @@
 # make run: install into .venv and serve on 127.0.0.1:8000 with home ~/.agent_server.
-# make test: install the dev extras and run the whole suite.
+# make test: install the dev extras and the TypeScript client's npm packages, run the whole suite.
 # make bench: install the bench extras and run bench/ (BENCH_ARGS=--quick for a short run).
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -9,7 +9,11 @@ PORT ?= 8000
 HOME_DIR ?= $(HOME)/.agent_server
 BENCH_ARGS ?=
 
-.PHONY: run test lint format install dev bench clean openapi
+TS_CLIENT := clients/typescript
+NODE_HELP := make test needs Node.js 20 or later with npm, for the TypeScript client test: install \
+them (e.g. apt-get install nodejs npm) and run make test again
+
+.PHONY: run test lint format install dev bench clean openapi ts-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +31,20 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
 
+# The TypeScript client's packages, exactly as package-lock.json pins them; again when it changes.
+$(TS_CLIENT)/node_modules/.installed: $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "$(NODE_HELP)" >&2; exit 1; }
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
+	touch $@
+
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
+ts-deps: $(TS_CLIENT)/node_modules/.installed
 
 run: install
 	$(BIN)/agent-server serve --host $(HOST) --port $(PORT) --home $(HOME_DIR)
 
-test: dev
+test: dev ts-deps
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-bench
@@ -52,4 +63,4 @@ format: dev
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(TS_CLIENT)/node_modules $(TS_CLIENT)/build

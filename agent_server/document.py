@@ -297,9 +297,19 @@ def apply_settings_patch(
     misc = document["misc_settings"]
     if misc_diff is not None:
         misc = merge_patch(misc, misc_diff)
-    if agent is old_agent and misc is document["misc_settings"]:
+    # A diff that restates what is stored (say, a redacted read written back: the mask keeps
+    # each secret's token) builds equal objects, not the same ones; equal means no write.
+    if agent == old_agent and misc == document["misc_settings"]:
         return document
     return {**document, "agent_settings": agent, "misc_settings": misc}
+
+
+def without_nulls(config: Any) -> Any:
+    """A server config without its top-level nulls: null means "absent" there, as in a merge
+    patch, so a client that sends every optional field as null stores only what it set."""
+    if not isinstance(config, dict):
+        return config
+    return {key: value for key, value in config.items() if value is not None}
 
 
 def with_server(document: Document, name: str, config: dict[str, Any] | None) -> Document:
@@ -321,6 +331,7 @@ def resolve_server(
     config: Any, stored: dict[str, Any] | None, cipher: SecretCipher
 ) -> dict[str, Any]:
     """A server config ready to store: validated, its secrets resolved against the stored ones."""
+    config = without_nulls(config)
     errors = validate_server(config)
     if errors:
         raise InvalidSettings(errors)

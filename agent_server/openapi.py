@@ -6,6 +6,7 @@ the app's routes and refuses a route that has none, so the document cannot drift
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,11 +41,12 @@ STATUS_TEXT = {
 HEADERS = {
     "If-Match": (
         "Strong comparison against the current ETag; `*` matches an existing resource; "
-        "comma-separated lists are allowed and weak tags never match."
+        "comma-separated lists (or several header lines) are allowed and weak tags never match."
     ),
     "If-None-Match": (
         "Weak comparison against the current ETag; `*` matches when the resource does not "
-        "exist. On GET a match answers 304, on writes 412."
+        "exist. On GET a match answers 304 (redacted reads only: encrypted and plaintext reads "
+        "always answer the body), on writes 412."
     ),
     "X-Expose-Secrets": (
         "How secret values read: `redacted` (default, each reads `**********`), `encrypted` "
@@ -57,7 +59,10 @@ _HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
 RESPONSE_HEADERS = {
     "ETag": "The strong ETag of the resource as it is now.",
     "Location": "The URL of the created resource.",
+    "Cache-Control": "`no-cache` on redacted reads, `no-store` on encrypted and plaintext reads.",
+    "Vary": "`X-Expose-Secrets`: the body depends on it.",
 }
+READ_HEADERS = ("Cache-Control", "Vary")
 
 
 @dataclass(frozen=True)
@@ -111,11 +116,33 @@ class _Schemas:
         return {"$ref": f"#/components/schemas/{schema.__name__}"}
 
     def components(self) -> dict[str, Any]:
-        _, defs = models_json_schema(
+        refs, defs = models_json_schema(
             [(m, mode) for m, mode in self.models],  # type: ignore[misc]
             ref_template="#/components/schemas/{model}",
         )
-        return dict(sorted(defs.get("$defs", {}).items()))
+        schemas: dict[str, Any] = defs.get("$defs", {})
+        for (_, mode), ref in refs.items():
+            if mode == "validation":
+                _omittable(schemas[ref["$ref"].rsplit("/", 1)[-1]])
+        return dict(sorted(schemas.items()))
+
+
+def _omittable(schema: dict[str, Any]) -> None:
+    """A request schema whose fields with a server-side default read as optional everywhere.
+
+    Generators read `default` as "always present" (openapi-typescript makes such a field
+    required), which is true of answers but not of requests: there the default is what an
+    absent field means, so it moves into the description.
+    """
+    for spec in schema.get("properties", {}).values():
+        if "default" not in spec:
+            continue
+        default = spec.pop("default")
+        if default is not None:
+            absent = f"Absent means {json.dumps(default)}."
+            spec["description"] = (
+                f"{spec['description']} {absent}" if "description" in spec else absent
+            )
 
 
 def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from agent_server.store import create_file_once
 
 ETAG_KEY_FILE = "etag.key"
 _TAG_BYTES = 24  # 192 bits of the HMAC
-_ENTITY_TAG = re.compile(r'\s*(W/)?("[^"]*"|[^",\s]+)\s*(?:,|$)')
+_LIST_MEMBER = re.compile(r'\s*(W/)?("[^"]*"|[^",\s]+)\s*(?:,|$)')
 
 
 def load_etag_key(home: Path) -> bytes:
@@ -50,12 +51,14 @@ class EntityTag:
 def parse_entity_tags(header: str) -> list[EntityTag] | None:
     """The tags of an If-Match / If-None-Match value; None for `*`.
 
-    A tag sent without quotes is read as if it were quoted: clients often drop them.
+    The value may be several field lines joined with commas (RFC 9110 5.3), so `*` counts
+    wherever it stands in the list. A tag sent without quotes is read as if it were quoted:
+    clients often drop them.
     """
-    if header.strip() == "*":
-        return None
     tags = []
-    for weak, opaque in _ENTITY_TAG.findall(header):
+    for weak, opaque in _LIST_MEMBER.findall(header):
+        if opaque == "*" and not weak:
+            return None
         if not opaque.startswith('"'):
             opaque = f'"{opaque}"'
         tags.append(EntityTag(opaque, bool(weak)))
@@ -84,8 +87,18 @@ def if_none_match_holds(header: str, current: str | None) -> bool:
 
 @dataclass(frozen=True)
 class Preconditions:
+    """If-Match and If-None-Match of one request, each field's lines joined into one list."""
+
     if_match: str | None
     if_none_match: str | None
+
+    @classmethod
+    def of(cls, lines: Callable[[str], list[str]]) -> Preconditions:
+        """From a header lookup that answers every line of a field (e.g. Headers.getlist)."""
+        return cls(
+            if_match=", ".join(lines("if-match")) or None,
+            if_none_match=", ".join(lines("if-none-match")) or None,
+        )
 
     @property
     def given(self) -> bool:

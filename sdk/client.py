@@ -100,6 +100,8 @@ class MCPServers:
         self._send = send
 
     def list(self, *, if_none_match: str | None = None) -> MCPServerListResponse:
+        """Every server's summary and the list's `etag`; NotModified (with that `etag`) when
+        `if_none_match` is the list's current ETag, so a poller skips an unchanged list."""
         response = self._send(Call("GET", SERVERS, conditional(if_none_match=if_none_match)))
         return MCPServerListResponse.model_validate_json(response.content)
 
@@ -229,6 +231,7 @@ class AsyncMCPServers:
         self._send = send
 
     async def list(self, *, if_none_match: str | None = None) -> MCPServerListResponse:
+        """As SettingsClient.mcp_servers.list: NotModified when the list still has that ETag."""
         response = await self._send(Call("GET", SERVERS, conditional(if_none_match=if_none_match)))
         return MCPServerListResponse.model_validate_json(response.content)
 

@@ -149,6 +149,7 @@ class MCPServerSummary(BaseModel):
 
 class MCPServerListResponse(BaseModel):
     servers: list[MCPServerSummary]
+    etag: str = Field(description="The list's ETag, as in the ETag header: for If-None-Match.")
 
 
 class MCPServerResponse(BaseModel):

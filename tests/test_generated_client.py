@@ -1,8 +1,9 @@
-"""docs/openapi.json is good enough for a real generator: openapi-python-client's code drives a
+"""The OpenAPI document is good enough for a real generator: openapi-python-client's code drives a
 live server.
 
-The client is generated into a temp folder from the committed document, imported from there and
-used against `python -m agent_server serve` on a loopback port, with real Fernet keys.
+The client is generated into a temp folder from the document the server serves (the same as
+docs/openapi.json: tests/test_openapi.py), byte-compiled, imported from there and used against
+`python -m agent_server serve` on a loopback port, with real Fernet keys.
 """
 
 from __future__ import annotations
@@ -18,24 +19,26 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from support import MASK, ROOT, ServerProcess, cli_env, serving
+from support import MASK, ServerProcess, cli_env, serving
 
 PACKAGE = "agent_settings_client"
-DOCUMENT = ROOT / "docs" / "openapi.json"
 SECRET = "canary-generated-6e0d"
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """The generated package, imported from a temp folder (and forgotten afterwards)."""
+def generated(
+    tmp_path_factory: pytest.TempPathFactory, server: ServerProcess
+) -> Iterator[ModuleType]:
+    """The package generated from the served document, byte-compiled and imported from a temp
+    folder (and forgotten afterwards)."""
     out = tmp_path_factory.mktemp("generated")
     generator = Path(sys.executable).parent / "openapi-python-client"
     result = subprocess.run(
         [
             str(generator),
             "generate",
-            "--path",
-            str(DOCUMENT),
+            "--url",
+            f"{server.url}/openapi.json",
             "--meta",
             "none",
             "--output-path",
@@ -48,6 +51,13 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (out / PACKAGE / "api" / "mcp_servers").is_dir(), result.stdout + result.stderr
+    compiled = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(out / PACKAGE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     sys.path.insert(0, str(out))
     try:
         yield importlib.import_module(PACKAGE)
@@ -84,6 +94,9 @@ def test_the_generated_client_lists_creates_reads_patches_and_deletes(
     assert empty.status_code == HTTPStatus.OK
     assert isinstance(empty.parsed, models.MCPServerListResponse)
     assert empty.parsed.servers == []
+    assert empty.parsed.etag == empty.headers["etag"]
+    unchanged = listing.sync_detailed(client=client, if_none_match=empty.parsed.etag)
+    assert unchanged.status_code == HTTPStatus.NOT_MODIFIED
 
     body = models.StdioServerConfig(
         command="uvx",
@@ -135,6 +148,11 @@ def test_the_generated_client_lists_creates_reads_patches_and_deletes(
     assert deleted.status_code == HTTPStatus.NO_CONTENT
     assert deleted.content == b""
 
+    # Query parameters are typed arguments.
+    tools = api("mcp_connections.get_mcp_server_tools")
+    gone = tools.sync_detailed("gen-files", client=client, refresh=True, timeout=5.0)
+    assert gone.status_code == HTTPStatus.NOT_FOUND
+
     missing = get.sync_detailed("gen-files", client=client)
     assert missing.status_code == HTTPStatus.NOT_FOUND
     assert isinstance(missing.parsed, models.ErrorBody)
@@ -154,11 +172,10 @@ def test_the_generated_client_reads_remote_servers_and_validation_errors(
     )
     created = put.sync_detailed("gen-remote", client=client, body=remote)
     assert created.status_code == HTTPStatus.CREATED, created.content
-    # The generated model sends its defaults (enabled) too; the secret comes back masked.
+    # The generated model sends only the fields it was given; the secret comes back masked.
     assert created.parsed.config.to_dict() == {
         "url": "https://mcp.example.com/mcp",
         "headers": {"X-Api-Key": MASK},
-        "enabled": True,
     }
 
     invalid = put.sync_detailed(

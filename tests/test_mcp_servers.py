@@ -120,7 +120,8 @@ def test_list_holds_summaries_sorted_by_name_without_secrets(client: TestClient)
     response = client.get(BASE)
     assert response.status_code == 200
     servers = response.json()["servers"]
-    assert list(response.json()) == ["servers"]
+    assert list(response.json()) == ["servers", "etag"]
+    assert response.json()["etag"] == response.headers["etag"]
     assert [s["name"] for s in servers] == sorted(["zeta", "alpha", "Mid", "typed"])
     by_name = {s.pop("name"): s for s in servers}
     for name, summary in by_name.items():
@@ -576,7 +577,7 @@ def test_acp_agent_kind_hides_servers_and_refuses_writes(client: TestClient, hom
     assert switch.status_code == 200
     listing = client.get(BASE)
     assert listing.status_code == 200
-    assert listing.json() == {"servers": []}
+    assert listing.json()["servers"] == []
     assert client.get(url("files")).status_code == 404
     before = settings_bytes(home)
     for response in (

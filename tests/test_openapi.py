@@ -73,7 +73,7 @@ def test_operation_ids_are_stable_and_unique(served: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("path", "method", "statuses"),
     [
-        (LIST, "get", {200, 304, 401}),
+        (LIST, "get", {200, 304, 401, 412}),
         (ITEM, "get", {200, 304, 400, 401, 404, 412}),
         (ITEM, "put", {200, 201, 400, 401, 403, 409, 412, 413, 422, 428}),
         (ITEM, "patch", {200, 400, 401, 403, 404, 409, 412, 413, 422, 428}),
@@ -94,6 +94,7 @@ def test_request_and_response_headers_are_documented(served: dict[str, Any]) -> 
         return {p["name"] for p in served["paths"][path][method].get("parameters", [])}
 
     assert {"If-Match", "If-None-Match", "X-Expose-Secrets"} <= params(ITEM, "get")
+    assert {"If-Match", "If-None-Match"} <= params(LIST, "get")
     for method in ("put", "patch", "delete"):
         assert {"If-Match", "If-None-Match"} <= params(ITEM, method)
     assert "X-Expose-Secrets" in params("/api/settings", "get")
@@ -126,3 +127,71 @@ def test_schemas_come_from_the_sdk_models_with_descriptions(served: dict[str, An
             assert op["summary"] and op["description"], (path, method)
             for status, reply in op["responses"].items():
                 assert reply["description"], (path, method, status)
+
+
+def _refs(node: Any) -> set[str]:
+    """The component names a part of the document refers to directly."""
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if "$ref" in node else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node))
+    return set()
+
+
+def _closure(names: set[str], schemas: dict[str, Any]) -> set[str]:
+    """`names` and every component they refer to, through any number of others."""
+    while True:
+        more = names | _refs([schemas[n] for n in names])
+        if more == names:
+            return names
+        names = more
+
+
+def test_request_schemas_let_a_client_omit_every_field_with_a_server_side_default(
+    served: dict[str, Any],
+) -> None:
+    """A `default` reads as "always present" to generators; in a request it is not."""
+    schemas = served["components"]["schemas"]
+    bodies = [op.get("requestBody") for ops in served["paths"].values() for op in ops.values()]
+    requests = _closure(_refs(bodies), schemas)
+    assert {
+        "StdioServerConfig",
+        "RemoteServerConfig",
+        "SettingsPatch",
+        "MCPTestRequest",
+    } <= requests
+    for name in requests:
+        for prop, spec in schemas[name].get("properties", {}).items():
+            assert "default" not in spec, (name, prop)
+    assert schemas["StdioServerConfig"]["required"] == ["command"]
+    assert "required" not in schemas["SettingsPatch"]
+    assert (
+        "Absent means true." in schemas["StdioServerConfig"]["properties"]["enabled"]["description"]
+    )
+
+
+def test_response_schemas_require_every_field_the_server_always_sends(
+    served: dict[str, Any],
+) -> None:
+    schemas = served["components"]["schemas"]
+    replies = [op["responses"] for ops in served["paths"].values() for op in ops.values()]
+    responses = _closure(_refs(replies), schemas)
+    assert {"MCPServerListResponse", "MCPServerResponse", "SettingsResponse"} <= responses
+    for name in responses:
+        schema = schemas[name]
+        assert set(schema.get("required", [])) == set(schema.get("properties", {})), name
+    assert "etag" in schemas["MCPServerListResponse"]["required"]
+
+
+def test_query_parameters_are_typed_parameters(served: dict[str, Any]) -> None:
+    def query(path: str) -> dict[str, Any]:
+        parameters = served["paths"][path]["get"]["parameters"]
+        return {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
+
+    catalog = query("/api/mcp/tools")
+    assert catalog.pop("deadline")["maximum"] == 120
+    assert catalog == query(ITEM + "/tools")
+    assert query(ITEM + "/tools")["refresh"]["type"] == "boolean"
+    assert query(ITEM + "/tools")["timeout"]["maximum"] == 120
+    assert set(query(ITEM + "/health")) == {"timeout"}

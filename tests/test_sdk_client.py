@@ -311,6 +311,33 @@ def test_not_modified_when_if_none_match_holds_the_current_etag(api: SettingsCli
     assert api.mcp_servers.get("sdk-304", if_none_match='"other"').etag == etag
 
 
+def test_the_list_carries_its_etag_and_answers_not_modified_while_it_holds(
+    api: SettingsClient, server: ServerProcess
+) -> None:
+    listing = api.mcp_servers.list()
+    assert (
+        listing.etag
+        == httpx.get(server.url + BASE, headers={"X-Session-API-Key": KEY}).headers["etag"]
+    )
+    error = expect(NotModified, 304, lambda: api.mcp_servers.list(if_none_match=listing.etag))
+    assert error.etag == listing.etag
+
+    api.mcp_servers.put("sdk-list-etag", stdio())
+    changed = api.mcp_servers.list(if_none_match=listing.etag)
+    assert changed.etag != listing.etag
+    assert "sdk-list-etag" in [s.name for s in changed.servers]
+
+    async def scenario() -> NotModified:
+        async with AsyncSettingsClient(server.url, api_key=KEY) as client:
+            current = await client.mcp_servers.list()
+            assert current.etag == changed.etag
+            return await aexpect(
+                NotModified, 304, client.mcp_servers.list(if_none_match=current.etag)
+            )
+
+    assert asyncio.run(scenario()).etag == changed.etag
+
+
 def test_bad_request_for_an_invalid_server_name(api: SettingsClient) -> None:
     error = expect(BadRequest, 400, lambda: api.mcp_servers.get("bad name"))
     assert "name" in str(error.detail)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from agent_server.openapi import Operation, Reply
+from agent_server.routes.resource import Resource
 from sdk.models import HealthResponse
 
 
@@ -14,7 +14,7 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-routes = [Route("/health", health, methods=["GET"])]
+routes = [Resource("/health", {"GET": health})]
 
 operations = {
     ("/health", "GET"): Operation(

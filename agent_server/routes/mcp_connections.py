@@ -12,16 +12,21 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.routing import Route
 
 from agent_server.bodies import read_json_object
 from agent_server.context import AppContext, context
-from agent_server.document import is_valid_server_name, pydantic_field_errors, validate_server
+from agent_server.document import (
+    is_valid_server_name,
+    pydantic_field_errors,
+    validate_server,
+    without_nulls,
+)
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Query, Reply, errors
 from agent_server.probes import ProbeFailed, check_health, list_tools
 from agent_server.routes.mcp_servers import ITEM, not_found, server_name
+from agent_server.routes.resource import Resource
 from agent_server.secrets import plaintext_candidate
 from sdk.models import (
     MCPCatalogResponse,
@@ -87,10 +92,11 @@ async def test_config(request: Request) -> FastJSONResponse:
             )
         found = ctx.servers.find(ctx.store.read(), body.name)
         stored = found[1] if found else None
-    problems = validate_server(body.config, ("config",))
+    candidate = without_nulls(body.config)
+    problems = validate_server(candidate, ("config",))
     if problems:
         raise InvalidSettings(problems)
-    config = plaintext_candidate(body.config, stored, ctx.cipher)
+    config = plaintext_candidate(candidate, stored, ctx.cipher)
     result = await list_tools(ctx.probes, config, body.timeout)
     return FastJSONResponse(result.model_dump())
 
@@ -200,10 +206,10 @@ async def health(request: Request) -> FastJSONResponse:
 
 
 routes = [
-    Route("/api/mcp/test", test_config, methods=["POST"]),
-    Route("/api/mcp/tools", catalog, methods=["GET"]),
-    Route(ITEM + "/tools", server_tools, methods=["GET"]),
-    Route(ITEM + "/health", health, methods=["GET"]),
+    Resource("/api/mcp/test", {"POST": test_config}),
+    Resource("/api/mcp/tools", {"GET": catalog}),
+    Resource(ITEM + "/tools", {"GET": server_tools}),
+    Resource(ITEM + "/health", {"GET": health}),
 ]
 
 _NAME = {"name": "The server's name: 1 to 128 of letters, digits and _ . @ : -"}
@@ -225,8 +231,8 @@ _DEADLINE = _seconds_query(
     MAX_DEADLINE,
 )
 _REFRESH = Query(
-    "1 (or true, yes) asks the servers again instead of answering from the cache.",
-    {"type": "string"},
+    "true (or 1, yes) connects again instead of answering from the tool cache.",
+    {"type": "boolean", "default": False},
 )
 _RESULT = Reply(
     (MCPToolsOk, MCPProbeFailed),

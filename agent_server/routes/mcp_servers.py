@@ -6,14 +6,15 @@ the order the API promises: agent kind, managed, existence, preconditions, then 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from agent_server.bodies import read_json_object
+from agent_server.caching import may_answer_304, read_headers
 from agent_server.context import AppContext, context
 from agent_server.document import (
     SERVER_NAME_RULE,
@@ -25,13 +26,15 @@ from agent_server.document import (
     with_server,
 )
 from agent_server.json_codec import FastJSONResponse
-from agent_server.openapi import Operation, Reply, errors
+from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
 from agent_server.preconditions import Preconditions
+from agent_server.routes.resource import Resource
 from agent_server.routes.settings import expose_mode
 from agent_server.secrets import log_plaintext_served, server_secret_slots
 from agent_server.servers import MANAGED
 from sdk.models import (
     ErrorBody,
+    ExposeMode,
     MCPServerListResponse,
     MCPServerResponse,
     RemoteServerConfig,
@@ -56,10 +59,7 @@ def server_name(request: Request) -> str:
 
 
 def preconditions(request: Request) -> Preconditions:
-    return Preconditions(
-        if_match=request.headers.get("if-match"),
-        if_none_match=request.headers.get("if-none-match"),
-    )
+    return Preconditions.of(request.headers.getlist)
 
 
 def not_found(name: str) -> HTTPException:
@@ -70,15 +70,32 @@ def etag_header(etag: str | None) -> dict[str, str] | None:
     return {"ETag": etag} if etag else None
 
 
+def conditional_read(request: Request, etag: str, mode: ExposeMode, what: str) -> Response | None:
+    """The 304 or 412 a read answers instead of its body (RFC 9110 13.2.2), else None.
+
+    In encrypted and plaintext mode If-None-Match is not evaluated: see agent_server.caching.
+    """
+    conditions = preconditions(request)
+    if not may_answer_304(mode):
+        conditions = replace(conditions, if_none_match=None)
+    status = conditions.evaluate(etag, safe=True)
+    if status == 304:
+        return Response(status_code=304, headers=read_headers(mode, etag))
+    if status == 412:
+        raise HTTPException(412, f"If-Match does not match the {what}'s ETag", {"ETag": etag})
+    return None
+
+
 async def list_servers(request: Request) -> Response:
     ctx = context(request)
     catalog = ctx.servers
     found = catalog.all(ctx.store.read())
     listing = {"servers": [catalog.summary(name, *found[name]) for name in sorted(found)]}
     etag = catalog.signer.etag(listing)
-    if preconditions(request).evaluate(etag, safe=True):
-        return Response(status_code=304, headers={"ETag": etag})
-    return FastJSONResponse(listing, headers={"ETag": etag})
+    answered = conditional_read(request, etag, "redacted", "list")
+    if answered is not None:
+        return answered
+    return FastJSONResponse({**listing, "etag": etag}, headers=read_headers("redacted", etag))
 
 
 async def get_server(request: Request) -> Response:
@@ -90,19 +107,17 @@ async def get_server(request: Request) -> Response:
         raise not_found(name)
     source, config = found
     etag = ctx.servers.etag(name, config)
-    status = preconditions(request).evaluate(etag, safe=True)
-    if status == 304:
-        return Response(status_code=304, headers={"ETag": etag})
-    if status == 412:
-        raise HTTPException(412, "If-Match does not match the server's ETag", etag_header(etag))
     if source == "managed":
         mode = "redacted"  # its secrets leave the service only towards its own server
+    answered = conditional_read(request, etag, mode, "server")
+    if answered is not None:
+        return answered
     body = MCPServerResponse(
         name=name, source=source, etag=etag, config=ctx.servers.view(config, mode)
     )
     if mode == "plaintext":
         log_plaintext_served(f"MCP server {name!r}")
-    return FastJSONResponse(body.model_dump(), headers={"ETag": etag})
+    return FastJSONResponse(body.model_dump(), headers=read_headers(mode, etag))
 
 
 class ServerWrite:
@@ -193,14 +208,17 @@ async def write_server(request: Request) -> Response:
 
 
 routes = [
-    Route(PREFIX, list_servers, methods=["GET"]),
-    Route(PREFIX + "/{name}", get_server, methods=["GET"]),
-    Route(PREFIX + "/{name}", write_server, methods=["PUT", "PATCH", "DELETE"]),
+    Resource(PREFIX, {"GET": list_servers}),
+    Resource(
+        PREFIX + "/{name}",
+        {"GET": get_server, "PUT": write_server, "PATCH": write_server, "DELETE": write_server},
+    ),
 ]
 
 ITEM = PREFIX + "/{name}"
 _NAME = {"name": "The server's name: 1 to 128 of letters, digits and _ . @ : -"}
 _CONDITIONAL = ("If-Match", "If-None-Match")
+_READ = ("ETag", *READ_HEADERS)
 _SERVER = Reply(MCPServerResponse, headers=("ETag",), description="The server, redacted.")
 _CONFIG_TEXT = (
     "A server entry in fastmcp's MCPConfig shape: stdio (command, args, env) or remote (url, "
@@ -212,11 +230,13 @@ operations = {
         operation_id="list_mcp_servers",
         summary="List MCP servers",
         description="Summaries sorted by name; never a secret. The ETag covers the whole list.",
-        request_headers=("If-None-Match",),
+        request_headers=_CONDITIONAL,
         responses={
-            200: Reply(MCPServerListResponse, headers=("ETag",)),
-            304: Reply(headers=("ETag",)),
-            **errors(401, 503),
+            200: Reply(MCPServerListResponse, headers=_READ),
+            304: Reply(headers=_READ),
+            **errors(401),
+            412: Reply(ErrorBody, headers=("ETag",)),
+            503: Reply(ErrorBody),
         },
         tags=("mcp-servers",),
     ),
@@ -231,8 +251,8 @@ operations = {
         path_params=_NAME,
         request_headers=("X-Expose-Secrets", *_CONDITIONAL),
         responses={
-            200: Reply(MCPServerResponse, headers=("ETag",)),
-            304: Reply(headers=("ETag",)),
+            200: Reply(MCPServerResponse, headers=_READ),
+            304: Reply(headers=_READ),
             **errors(400, 401, 404),
             412: Reply(ErrorBody, headers=("ETag",)),
             503: Reply(ErrorBody),

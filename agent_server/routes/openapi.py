@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from agent_server.openapi import Operation, Reply
+from agent_server.routes.resource import Resource
 
 
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(request.app.state.openapi)
 
 
-routes = [Route("/openapi.json", openapi, methods=["GET"])]
+routes = [Resource("/openapi.json", {"GET": openapi})]
 
 operations = {
     ("/openapi.json", "GET"): Operation(

@@ -6,14 +6,15 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.routing import Route
 
 from agent_server.bodies import read_json_object
+from agent_server.caching import read_headers
 from agent_server.context import AppContext, context
 from agent_server.document import Document, apply_settings_patch
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse
-from agent_server.openapi import Operation, Reply, errors
+from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
+from agent_server.routes.resource import Resource
 from agent_server.secrets import log_plaintext_served, map_agent_secrets, parse_expose_mode, view_fn
 from agent_server.security.session_keys import require_scope
 from agent_server.servers import MANAGED
@@ -52,7 +53,7 @@ async def get_settings(request: Request) -> FastJSONResponse:
     body = settings_view(ctx, ctx.store.read(), mode)
     if mode == "plaintext":
         log_plaintext_served("the settings document")
-    return FastJSONResponse(body)
+    return FastJSONResponse(body, headers=read_headers(mode))
 
 
 def _patch_body(body: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -95,10 +96,7 @@ async def patch_settings(request: Request) -> FastJSONResponse:
     return FastJSONResponse(settings_view(ctx, document, "redacted"))
 
 
-routes = [
-    Route("/api/settings", get_settings, methods=["GET"]),
-    Route("/api/settings", patch_settings, methods=["PATCH"]),
-]
+routes = [Resource("/api/settings", {"GET": get_settings, "PATCH": patch_settings})]
 
 operations = {
     ("/api/settings", "GET"): Operation(
@@ -106,7 +104,7 @@ operations = {
         summary="Read the whole settings document",
         description="Secrets read as X-Expose-Secrets says (redacted by default).",
         request_headers=("X-Expose-Secrets",),
-        responses={200: Reply(SettingsResponse), **errors(400, 401, 503)},
+        responses={200: Reply(SettingsResponse, headers=READ_HEADERS), **errors(400, 401, 503)},
         tags=("settings",),
     ),
     ("/api/settings", "PATCH"): Operation(
