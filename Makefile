@@ -1,5 +1,6 @@
 # make run: install into .venv and serve on 127.0.0.1:8000 with home ~/.agent_server.
-# make test: install the dev extras and the TypeScript client's npm packages, run the whole suite.
+# make test: install the dev extras, the TypeScript client's npm packages and Debian's chromium
+# (where missing and root), then run the whole suite.
 # make bench: install the bench extras and run bench/ (BENCH_ARGS=--quick for a short run).
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -10,10 +11,13 @@ HOME_DIR ?= $(HOME)/.agent_server
 BENCH_ARGS ?=
 
 TS_CLIENT := clients/typescript
+CHROMIUM ?= chromium
+CHROMIUM_HELP := make test needs Debian's chromium package for the browser tests: install it with \
+sudo apt-get install chromium (or set CHROMIUM to a Chromium binary) and run make test again
 NODE_HELP := make test needs Node.js 20 or later with npm, for the TypeScript client test: install \
 them (e.g. apt-get install nodejs npm) and run make test again
 
-.PHONY: run test lint format install dev bench clean openapi ts-deps
+.PHONY: run test lint format install dev bench clean openapi ts-deps browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +41,15 @@ $(TS_CLIENT)/node_modules/.installed: $(TS_CLIENT)/package.json $(TS_CLIENT)/pac
 	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
 	touch $@
 
+# Headless Chromium for the browser tests: Debian's package, installed when missing and we may.
+browser:
+	@command -v $(CHROMIUM) >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing Debian's chromium for the browser tests"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+				>/dev/null || { echo "$(CHROMIUM_HELP)" >&2; exit 1; }; \
+		else echo "$(CHROMIUM_HELP)" >&2; exit 1; fi; }
+
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 ts-deps: $(TS_CLIENT)/node_modules/.installed
@@ -44,8 +57,8 @@ ts-deps: $(TS_CLIENT)/node_modules/.installed
 run: install
 	$(BIN)/agent-server serve --host $(HOST) --port $(PORT) --home $(HOME_DIR)
 
-test: dev ts-deps
-	$(BIN)/python -m pytest -q
+test: dev ts-deps browser
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""The agent-server command: serve, keygen, rotate-key."""
+"""The agent-server command: serve, keygen, rotate-key, retire-keys."""
 
 from __future__ import annotations
 
@@ -111,11 +111,16 @@ def keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def rotate_key(args: argparse.Namespace) -> int:
+def _key_config(args: argparse.Namespace) -> Config:
     config = Config.from_env()
     if args.home:
         config = dataclasses.replace(config, home=Path(args.home).expanduser())
     prepare_home(config.home)
+    return config
+
+
+def rotate_key(args: argparse.Namespace) -> int:
+    config = _key_config(args)
     current, previous = load_keys(config)
     old = SecretCipher(current, previous)
     new_key = generate_key()
@@ -145,11 +150,55 @@ def rotate_key(args: argparse.Namespace) -> int:
     except (StoreUnavailable, SecretUnavailable) as exc:
         raise ConfigError(f"{exc}; nothing was rotated") from None
     print(f"re-encrypted {rotated} secret(s) in {store.path} under a new key", file=sys.stderr)
+    if args.retire:
+        return _retire(config, store, SecretCipher(new_key), new_key, printed_key=True)
     if config.secret_key is None:
         print(f"{config.home / KEY_FILE} now holds the new key first", file=sys.stderr)
     print("set these for the next start:", file=sys.stderr)
     print(f"{ENV_SECRET_KEY}={new_key}")
     print(f"{ENV_PREVIOUS_KEYS}={','.join([current, *previous])}")
+    return 0
+
+
+def retire_keys(args: argparse.Namespace) -> int:
+    config = _key_config(args)
+    current, previous = load_keys(config)
+    store = SettingsStore(config.home)
+    return _retire(config, store, SecretCipher(current, previous), current, printed_key=False)
+
+
+def _retire(
+    config: Config, store: SettingsStore, cipher: SecretCipher, current: str, printed_key: bool
+) -> int:
+    """Drop every previous key once no stored token needs one, so a leaked old key opens
+    nothing written from now on; refused, with nothing changed, while a token still does."""
+    try:
+        with store.locked():
+            stale = [
+                loc
+                for loc, token in agent_secret_values(store.read()["agent_settings"])
+                if not cipher.is_current(token)
+            ]
+            if stale:
+                raise ConfigError(
+                    f"{len(stale)} secret(s) in {store.path} are still encrypted under a "
+                    "previous key: run `agent-server rotate-key` first; no key was retired"
+                )
+            if config.secret_key is None:
+                write_key_file(config.home, [current])
+    except StoreUnavailable as exc:
+        raise ConfigError(f"{exc}; no key was retired") from None
+    if config.secret_key is None:
+        print(f"{config.home / KEY_FILE} now holds only the current key", file=sys.stderr)
+    if printed_key:
+        print("set this for the next start:", file=sys.stderr)
+        print(f"{ENV_SECRET_KEY}={current}")
+    if config.previous_secret_keys or config.secret_key is not None:
+        print(
+            f"every secret opens with the current key: leave {ENV_PREVIOUS_KEYS} unset "
+            "from the next start on",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -208,7 +257,19 @@ def parser() -> argparse.ArgumentParser:
         "rotate-key", help="re-encrypt every stored secret under a new key"
     )
     rotate.add_argument("--home", help="the settings folder (env AGENT_SERVER_HOME)")
+    rotate.add_argument(
+        "--retire",
+        action="store_true",
+        help="then drop the previous keys from secret.key (see retire-keys)",
+    )
     rotate.set_defaults(func=rotate_key)
+
+    retire = commands.add_parser(
+        "retire-keys",
+        help="drop the previous keys once every stored secret is under the current key",
+    )
+    retire.add_argument("--home", help="the settings folder (env AGENT_SERVER_HOME)")
+    retire.set_defaults(func=retire_keys)
 
     mcp_commands.add_parser(commands)
     return root

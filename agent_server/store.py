@@ -16,7 +16,8 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,12 @@ class SettingsStore:
             finally:
                 self._thread_lock.release()
         return await run_in_threadpool(self.update, change)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the write lock: no write of any process lands while the block runs."""
+        with self._thread_lock, self._file_lock:
+            yield
 
     def update(self, change: Callable[[Document], Document]) -> Document:
         """Apply `change` to the current document under the lock and durably write the result.
