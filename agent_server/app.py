@@ -30,6 +30,7 @@ from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.routes import operations, routes
 from agent_server.secrets import SecretCipher, agent_secret_values
 from agent_server.security.guard import GuardRules, RequestGuard
+from agent_server.security.headers import SecurityHeaders
 from agent_server.security.home import prepare_home
 from agent_server.security.session_keys import SESSION_KEY_FILE, SessionKeyMiddleware
 from agent_server.servers import ServerCatalog
@@ -148,6 +149,7 @@ def create_app(config: Config) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(InternalErrorMiddleware),
+            Middleware(SecurityHeaders),
             Middleware(RequestGuard, rules=guard),
             Middleware(SessionKeyMiddleware, keys=session_keys),
         ],
@@ -166,6 +168,7 @@ def create_app(config: Config) -> Starlette:
         servers=servers,
         tools=ToolCache(),
         probes=ProbeLimiter(config.max_probes),
+        session_keys=session_keys,
     )
     return app
 

@@ -31,8 +31,10 @@ from agent_server.secrets import (
     generate_key,
     map_agent_secrets,
 )
+from agent_server.security.guard import host_name
 from agent_server.security.home import prepare_home
 from agent_server.store import SettingsStore
+from agent_server.web.login import issue_login_code
 
 EXIT_REFUSED = 2
 
@@ -90,6 +92,8 @@ def serve(args: argparse.Namespace) -> int:
             "key is made in the home), bind 127.0.0.1, or add --insecure to accept the risk."
         )
     app = create_app(config)  # refuses here, before any worker starts, when it must not serve
+    if not config.no_auth:
+        _print_page_url(config, args.host, args.port)
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
@@ -104,6 +108,17 @@ def serve(args: argparse.Namespace) -> int:
             "agent_server.app:create_app_from_env", factory=True, workers=args.workers, **common
         )
     return 0
+
+
+def _print_page_url(config: Config, host: str, port: int) -> None:
+    """The settings page's address with a one-time login code, as Jupyter prints its own."""
+    code = issue_login_code(config.home)
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host_name(host)
+    print(
+        f"the settings page: http://{shown}:{port}/?code={code} (the code works once)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def keygen(args: argparse.Namespace) -> int:

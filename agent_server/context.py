@@ -9,6 +9,7 @@ from starlette.requests import Request
 from agent_server.config import Config
 from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.secrets import SecretCipher
+from agent_server.security.session_keys import KeyScope
 from agent_server.servers import ServerCatalog
 from agent_server.store import SettingsStore
 
@@ -21,6 +22,7 @@ class AppContext:
     servers: ServerCatalog
     tools: ToolCache
     probes: ProbeLimiter
+    session_keys: dict[str, KeyScope] | None  # None: served without keys (--no-auth)
 
 
 def context(request: Request) -> AppContext:

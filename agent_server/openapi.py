@@ -24,6 +24,7 @@ STATUS_TEXT = {
     200: "OK",
     201: "Created",
     204: "No Content",
+    303: "See Other: the Location header says where",
     304: "Not Modified: the representation matches If-None-Match",
     400: "Bad request: the detail says what to fix",
     401: "Missing or wrong X-Session-API-Key",

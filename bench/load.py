@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from bench.seed import SESSION_HEADERS
 from bench.stats import mean, median, percentile
 
 
@@ -101,7 +102,7 @@ def new_client(base_url: str) -> httpx.Client:
         base_url=base_url,
         timeout=httpx.Timeout(120.0),
         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **SESSION_HEADERS},
     )
 
 

@@ -21,7 +21,7 @@ from typing import IO
 import httpx
 import psutil
 
-from bench.seed import SECRET_KEY
+from bench.seed import SECRET_KEY, SESSION_KEY
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
@@ -50,6 +50,7 @@ def free_port() -> int:
 def server_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
     env["AGENT_SERVER_SECRET_KEY"] = SECRET_KEY
+    env["AGENT_SERVER_SESSION_API_KEYS"] = SESSION_KEY
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     return env
 

@@ -26,7 +26,7 @@ from bench.load import LoadResult, Phase, RequestFactory, run_phase
 from bench.machine import machine_info
 from bench.procs import ServerProcess, start_agent_server, start_bare_app
 from bench.scenarios import OPERATIONS, get_one, one_path, run_writers
-from bench.seed import write_settings
+from bench.seed import SESSION_HEADERS, write_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -101,7 +101,7 @@ def _brief(name: str, figures: dict[str, Any]) -> str:
 
 
 def fetch_one(server: ServerProcess, index: int) -> tuple[bytes, str]:
-    with httpx.Client(base_url=server.url) as client:
+    with httpx.Client(base_url=server.url, headers=SESSION_HEADERS) as client:
         response = client.get(one_path(index))
         response.raise_for_status()
         return response.content, response.headers["etag"]

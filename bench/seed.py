@@ -17,6 +17,10 @@ from cryptography.fernet import Fernet
 # A fixed, valid Fernet key (urlsafe base64 of 32 bytes), so every run stores the same kind of
 # tokens; it protects nothing.
 SECRET_KEY = "YWdlbnQtc2VydmVyLWJlbmNoLWZpeGVkLWtleS12MSE="
+# The session key every bench client sends (the bare floor ignores it): a server is measured
+# as a user runs it, with its key check on.
+SESSION_KEY = "bench-session-key-9f2c41d7e85a"
+SESSION_HEADERS = {"X-Session-API-Key": SESSION_KEY}
 ENV_KEYS = ("A", "B", "C")
 
 

@@ -93,11 +93,17 @@ class GuardRules:
         return host in self.hosts or (port is not None and f"{host}:{port}" in self.host_ports)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def request_header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def own_origin(scope: Scope) -> str:
+    """The origin a page served by this request's server has: scheme, Host name and port."""
+    host, port = _split_host(request_header(scope, b"host") or "")
+    return _origin(scope.get("scheme", "http"), host, port)
 
 
 def _shown(value: str) -> str:
@@ -105,10 +111,10 @@ def _shown(value: str) -> str:
 
 
 def _has_body(scope: Scope) -> bool:
-    length = _header(scope, b"content-length")
+    length = request_header(scope, b"content-length")
     if length is not None:
         return length.strip() != "0"
-    return _header(scope, b"transfer-encoding") is not None
+    return request_header(scope, b"transfer-encoding") is not None
 
 
 class RequestGuard:
@@ -130,7 +136,7 @@ class RequestGuard:
 
     def refusal(self, scope: Scope) -> tuple[int, str] | None:
         """(status, detail) when the request must not reach auth or a route, else None."""
-        raw_host = _header(scope, b"host")
+        raw_host = request_header(scope, b"host")
         host, port = _split_host(raw_host or "")
         if raw_host is None or not self.rules.host_allowed(host, port):
             named = f"Host {_shown(raw_host)!r}" if raw_host is not None else "a missing Host"
@@ -139,18 +145,17 @@ class RequestGuard:
                 "[::1], the address it was started on with --host, and the names listed in "
                 "--allowed-hosts (env AGENT_SERVER_ALLOWED_HOSTS)"
             )
-        origin = _header(scope, b"origin")
+        origin = request_header(scope, b"origin")
         if origin is not None:
-            own = _origin(scope.get("scheme", "http"), host, port)
             normalized = normalize_origin(origin)
-            if normalized != own and normalized not in self.rules.origins:
+            if normalized != own_origin(scope) and normalized not in self.rules.origins:
                 return 403, (
                     f"requests from the web origin {_shown(origin)!r} are refused: only this "
                     "server's own origin and the origins listed in --allowed-origins (env "
                     "AGENT_SERVER_ALLOWED_ORIGINS) may call it from a browser"
                 )
         else:
-            site = (_header(scope, b"sec-fetch-site") or "").strip().lower()
+            site = (request_header(scope, b"sec-fetch-site") or "").strip().lower()
             if site in ("cross-site", "same-site"):
                 return 403, (
                     "a browser request from another site is refused: a page may call this "
@@ -158,7 +163,7 @@ class RequestGuard:
                     "AGENT_SERVER_ALLOWED_ORIGINS)"
                 )
         if _has_body(scope):
-            content_type = _header(scope, b"content-type")
+            content_type = request_header(scope, b"content-type")
             if content_type is None or not is_json_media_type(content_type):
                 return 415, (
                     "send the body as JSON with Content-Type: application/json "

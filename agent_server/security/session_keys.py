@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent_server.errors import ConfigError
+from agent_server.security.cookies import cookie_scope
 
 KeyScope = Literal["read", "write", "admin"]
 SCOPES: tuple[KeyScope, ...] = ("read", "write", "admin")
@@ -43,6 +44,20 @@ def parse_session_keys(entries: Iterable[str]) -> dict[str, KeyScope]:
             )
         keys[key] = scope  # type: ignore[assignment]
     return keys
+
+
+def login_key(keys: Mapping[str, KeyScope]) -> str:
+    """The key a one-time login code stands for: the first of the widest scope."""
+    return max(keys, key=lambda key: SCOPES.index(keys[key]))
+
+
+def find_key(keys: Mapping[str, KeyScope], given: str) -> str | None:
+    """The configured key equal to `given`, compared in constant time against every key."""
+    found = None
+    for key in keys:
+        if hmac.compare_digest(given.encode(), key.encode()):
+            found = key
+    return found
 
 
 def read_session_key(path: Path) -> str | None:
@@ -81,20 +96,25 @@ def require_scope(request: Request, needed: KeyScope, what: str) -> None:
 
 
 class SessionKeyMiddleware:
-    """401 for a protected path without a known X-Session-API-Key; records the key's scope.
+    """401 for a protected path without a known X-Session-API-Key (or the settings page's
+    cookie, from the page itself); records the caller's scope.
 
     `keys` None serves without keys (`--no-auth`): every caller is admin.
     """
 
     def __init__(self, app: ASGIApp, keys: Mapping[str, KeyScope] | None) -> None:
         self.app = app
-        self.keys = None if keys is None else [(k.encode(), s) for k, s in keys.items()]
+        self.keys = None if keys is None else dict(keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         protected = scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIXES)
         if self.keys is not None and protected:
             given = next((v for k, v in scope["headers"] if k == HEADER.encode()), None)
-            matched = None if given is None else self._scope_of(given)
+            if given is not None:
+                key = find_key(self.keys, given.decode("latin-1"))
+                matched = None if key is None else self.keys[key]
+            else:
+                matched = cookie_scope(scope, self.keys)
             if matched is None:
                 response = JSONResponse(
                     {"detail": "missing or wrong X-Session-API-Key header"}, status_code=401
@@ -103,14 +123,6 @@ class SessionKeyMiddleware:
                 return
             scope[_SCOPE_KEY] = matched
         await self.app(scope, receive, send)
-
-    def _scope_of(self, given: bytes) -> KeyScope | None:
-        # Compare against every key so the time taken does not tell which one nearly matched.
-        matched: KeyScope | None = None
-        for key, scope in self.keys or ():
-            if hmac.compare_digest(given, key):
-                matched = scope
-        return matched
 
 
 class ScopeGuard:
