@@ -121,7 +121,9 @@ def apply(
     lines: list[ImportLine] = []
     conflict = False
     for server in plan.servers:
-        line = ImportLine(name=server.name, action="create", needs=server.needs or None)
+        line = ImportLine(
+            name=server.name, action="create", as_=None, reason=None, needs=server.needs or None
+        )
         target = server.name
         if not is_valid_server_name(target):
             target = valid_name(target)

@@ -61,6 +61,7 @@ RESPONSE_HEADERS = {
     "Location": "The URL of the created resource.",
     "Cache-Control": "`no-cache` on redacted reads, `no-store` on encrypted and plaintext reads.",
     "Vary": "`X-Expose-Secrets`: the body depends on it.",
+    "Content-Disposition": "`attachment` with the file name the client uses.",
 }
 READ_HEADERS = ("Cache-Control", "Vary")
 
@@ -70,6 +71,8 @@ class Reply:
     model: SchemaRef | None = None
     headers: tuple[str, ...] = ()
     description: str | None = None
+    media_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Other media types the body may have besides JSON, with their literal schemas."""
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,8 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
         body: dict[str, Any] = {"description": reply.description or STATUS_TEXT[status]}
         if reply.model is not None:
             body["content"] = {
-                "application/json": {"schema": schemas.ref(reply.model, "serialization")}
+                "application/json": {"schema": schemas.ref(reply.model, "serialization")},
+                **{media: {"schema": schema} for media, schema in reply.media_types.items()},
             }
         if reply.headers:
             # On a success the headers are always sent; on an error only when the resource

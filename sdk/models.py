@@ -295,10 +295,9 @@ class ImportLine(BaseModel):
 
     name: str = Field(description="The server's name in the file.")
     action: ImportAction
-    as_: str | None = Field(default=None, alias="as", description="The name it is stored as.")
-    reason: str | None = Field(default=None, description="Why it is skipped, renamed or an error.")
+    as_: str | None = Field(alias="as", description="The name it is stored as, when renamed.")
+    reason: str | None = Field(description="Why it is skipped, renamed or an error.")
     needs: list[ImportNeed] | None = Field(
-        default=None,
         description="References without a value: the server is imported disabled until they "
         "are given (PATCH the server).",
     )

@@ -10,6 +10,7 @@ from agent_server.openapi import Operation
 from agent_server.routes import (
     health,
     mcp_connections,
+    mcp_export,
     mcp_import,
     mcp_servers,
     openapi,
@@ -17,7 +18,7 @@ from agent_server.routes import (
 )
 from agent_server.security.session_keys import ScopeGuard
 
-_modules = (health, openapi, settings, mcp_servers, mcp_connections, mcp_import)
+_modules = (health, openapi, settings, mcp_servers, mcp_connections, mcp_import, mcp_export)
 routes: list[BaseRoute] = [route for module in _modules for route in module.routes]
 operations: dict[tuple[str, str], Operation] = {
     key: op for module in _modules for key, op in module.operations.items()
