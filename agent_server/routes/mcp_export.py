@@ -105,7 +105,7 @@ operations = {
                 _FILE,
                 headers=("Content-Disposition", "Cache-Control", "Vary"),
                 description="The client's config file",
-                media_types={"application/yaml": {"type": "string"}},
+                media_types={"application/yaml": _FILE},
             ),
             **errors(400, 401, 403, 404, 503),
         },
