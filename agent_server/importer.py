@@ -105,6 +105,42 @@ class Outcome:
         return any(line.action == "error" for line in self.lines)
 
 
+def _place(
+    line: ImportLine,
+    on_conflict: OnConflict,
+    taken: set[str],
+    planned: set[str],
+    managed: Mapping[str, Any],
+) -> str:
+    """The name a server is stored under, setting the line's action for a name or a conflict."""
+    target = line.name
+    if not is_valid_server_name(target):
+        target = valid_name(target)
+        if target in taken | planned:
+            target = _free_name(target, taken | planned)
+        line.action, line.as_ = "rename", target
+        line.reason = f"the name cannot be a server name here: {SERVER_NAME_RULE}"
+    elif target in planned:
+        line.action, line.reason = "error", "the file names this server twice"
+    elif target not in taken:
+        line.action = "create"
+    elif on_conflict == "fail":
+        line.action = "error"
+        line.reason = "a server of this name exists (on_conflict fail)"
+    elif on_conflict == "skip":
+        line.action, line.reason = "skip", "a server of this name exists"
+    elif on_conflict == "rename":
+        target = _free_name(target, taken | planned)
+        line.action, line.as_ = "rename", target
+        line.reason = "a server of this name exists"
+    elif target in managed:
+        line.action = "error"
+        line.reason = "the administrator manages this server; it cannot be replaced"
+    else:
+        line.action = "replace"
+    return target
+
+
 def apply(
     document: Document,
     plan: Plan,
@@ -118,37 +154,13 @@ def apply(
     taken = set(stored) | set(managed)
     planned: set[str] = set()
     changes: dict[str, dict[str, Any]] = {}
-    lines: list[ImportLine] = []
-    conflict = False
+    outcome = Outcome([], document)
     for server in plan.servers:
         line = ImportLine(
             name=server.name, action="create", as_=None, reason=None, needs=server.needs or None
         )
-        target = server.name
-        if not is_valid_server_name(target):
-            target = valid_name(target)
-            if target in taken | planned:
-                target = _free_name(target, taken | planned)
-            line.action, line.as_ = "rename", target
-            line.reason = f"the name cannot be a server name here: {SERVER_NAME_RULE}"
-        elif target in planned:
-            line.action, line.reason = "error", "the file names this server twice"
-        elif target in taken:
-            if on_conflict == "fail":
-                conflict = True
-                line.action = "error"
-                line.reason = "a server of this name exists; nothing was written (on_conflict fail)"
-            elif on_conflict == "skip":
-                line.action, line.reason = "skip", "a server of this name exists"
-            elif on_conflict == "rename":
-                target = _free_name(target, taken | planned)
-                line.action, line.as_ = "rename", target
-                line.reason = "a server of this name exists"
-            elif target in managed:
-                line.action = "error"
-                line.reason = "the administrator manages this server; it cannot be replaced"
-            else:
-                line.action = "replace"
+        target = _place(line, on_conflict, taken, planned, managed)
+        outcome.conflict |= line.action == "error" and target in taken and on_conflict == "fail"
         if server.errors:
             line.action, line.reason = "error", _reason(server.errors)
         if line.action in ("create", "replace", "rename"):
@@ -158,8 +170,7 @@ def apply(
             except InvalidSettings as exc:
                 line.action, line.reason = "error", _reason(exc.errors)
             planned.add(target)
-        lines.append(line)
-    outcome = Outcome(lines, document, conflict)
+        outcome.lines.append(line)
     changed = {name: c for name, c in changes.items() if c != stored.get(name)}
     if not outcome.failed and changed:
         outcome.document = with_servers(document, changed)

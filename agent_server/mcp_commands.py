@@ -76,7 +76,7 @@ def add_parser(commands: Any) -> None:
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
     mcp = commands.add_parser(
         "mcp",
-        help="list and edit MCP servers on a running server",
+        help="list and edit MCP servers on a running server; import and export client configs",
         epilog=EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
