@@ -373,14 +373,6 @@ def test_an_acp_agent_has_no_servers_to_import_into(client: TestClient) -> None:
     assert "openhands" in response.json()["detail"]
 
 
-def test_a_read_key_cannot_import(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(session_api_keys=("reader:read",))
-    response = client.post(
-        IMPORT, json={"content": sample("cursor")}, headers={"X-Session-API-Key": "reader"}
-    )
-    assert response.status_code == 403
-
-
 def test_no_secret_reaches_the_log_of_a_real_server(start_server: Any, tmp_path: Path) -> None:
     server = start_server(tmp_path / "home")
     content = {
@@ -402,3 +394,22 @@ def test_no_secret_reaches_the_log_of_a_real_server(start_server: Any, tmp_path:
     assert "POST /api/mcp/import" in log
     assert SECRET not in log
     assert VALUES["API_KEY"] not in log
+
+
+def test_a_body_over_one_mebibyte_is_413_and_writes_nothing(client: TestClient, home: Path) -> None:
+    client.put(f"{BASE}/seed", json=STDIO)
+    before = settings_bytes(home)
+    big = {f"s{i}": {"command": "x" * 2000} for i in range(600)}
+    response = post(client, {"mcpServers": big})
+    assert response.status_code == 413
+    assert settings_bytes(home) == before
+
+
+def test_a_read_key_may_export_but_not_import(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(session_api_keys=("reader:read",))
+    reader = {"X-Session-API-Key": "reader"}
+    body = {"content": sample("cursor")}
+    assert client.post(IMPORT, json=body, headers=reader).status_code == 403
+    assert client.get("/api/mcp/export?format=cursor", headers=reader).status_code == 200
+    plaintext = client.get("/api/mcp/export?format=cursor", headers={**reader, **PLAINTEXT})
+    assert plaintext.status_code == 403
