@@ -17,7 +17,6 @@ from agent_server.document import (
     Document,
     mcp_servers,
     resolve_server,
-    validate_server,
     with_servers,
     without_nulls,
 )
@@ -38,7 +37,6 @@ class Prepared:
     name: str
     config: Any
     needs: list[ImportNeed] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -60,14 +58,14 @@ def prepare(content: Any, format_name: str | None, values: Mapping[str, str]) ->
     servers = []
     for name, entry in entries:
         if not isinstance(entry, dict):
-            servers.append(Prepared(name, entry, errors=validate_server(entry)))
+            servers.append(Prepared(name, entry))  # refused as a PUT of it would be
             continue
         filled = fill_references(without_nulls(entry), client.syntax, values)
         config = filled.config
         needs = [ImportNeed(reference=ref, loc=list(loc)) for ref, loc in filled.needs]
         if needs:
             config = {**config, "enabled": False}
-        servers.append(Prepared(name, config, needs, validate_server(config)))
+        servers.append(Prepared(name, config, needs))
     return Plan(client.name, servers)
 
 
@@ -161,8 +159,6 @@ def apply(
         )
         target = _place(line, on_conflict, taken, planned, managed)
         outcome.conflict |= line.action == "error" and target in taken and on_conflict == "fail"
-        if server.errors:
-            line.action, line.reason = "error", _reason(server.errors)
         if line.action in ("create", "replace", "rename"):
             previous = stored.get(target) if line.action == "replace" else None
             try:
