@@ -413,3 +413,15 @@ def test_a_read_key_may_export_but_not_import(make_client: Callable[..., TestCli
     assert client.get("/api/mcp/export?format=cursor", headers=reader).status_code == 200
     plaintext = client.get("/api/mcp/export?format=cursor", headers={**reader, **PLAINTEXT})
     assert plaintext.status_code == 403
+
+
+def test_yaml_whose_aliases_expand_past_any_body_is_refused(client: TestClient) -> None:
+    """Nine anchors of nine aliases each stand for 9**9 values: refused, not walked."""
+    lines_ = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines_ += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    bomb = "\n".join(lines_) + "\nmcpServers:\n  - name: bomb\n    command: x\n    x-bomb: *a8\n"
+    response = post(client, bomb, format="continue")
+    assert response.status_code == 400
+    assert "more than" in response.json()["detail"]
+    deep = "mcpServers: " + "[" * 200 + "]" * 200
+    assert post(client, deep, format="continue").status_code == 400

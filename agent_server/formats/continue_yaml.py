@@ -29,18 +29,43 @@ SYNTAX = Syntax(
     re.compile(r"\$\{\{\s*(?:secrets|inputs)\.(?P<name>[A-Za-z0-9_.-]+)\s*\}\}"),
     "${{ secrets.NAME }}",
 )
+MAX_DEPTH = 64
+MAX_VALUES = 200_000
 TYPES_IN = {"sse": "sse", "streamable-http": "http", "http": "http"}
 TYPES_OUT = {"http": "streamable-http", "streamable-http": "streamable-http", "sse": "sse"}
 
 
 def parse(text: str) -> Any:
-    """The YAML document of a Continue file; FormatError when it is not YAML."""
+    """The YAML document of a Continue file; FormatError when it is not YAML, or larger than a
+    JSON body could be once its aliases are expanded (a few lines of anchors can stand for
+    billions of values, which every later step would walk)."""
     try:
-        return yaml.safe_load(text)
+        document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
         raise FormatError(f"the continue config is not valid YAML{line}") from None
+    except RecursionError:
+        raise FormatError(f"the continue config is nested deeper than {MAX_DEPTH} levels") from None
+    _check_size(document)
+    return document
+
+
+def _check_size(document: Any) -> None:
+    """At most MAX_VALUES values, aliases expanded, nested at most MAX_DEPTH levels."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    seen = 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise FormatError(f"the continue config holds more than {MAX_VALUES} values")
+        if depth > MAX_DEPTH:
+            raise FormatError(f"the continue config is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
 
 
 def _read_entry(entry: dict[str, Any]) -> dict[str, Any]:
