@@ -41,8 +41,9 @@ def add_actions(action: Callable[[str, str], argparse.ArgumentParser]) -> None:
         dest="values",
         action="append",
         default=[],
-        metavar="VAR=VALUE",
-        help="a value for a reference in the file (${VAR}, ${env:VAR}, ${input:VAR}, ...)",
+        metavar="VAR[=VALUE]",
+        help="a value for a reference in the file (${VAR}, ${env:VAR}, ${input:VAR}, ...); "
+        "VAR alone takes it from this environment, keeping secrets off the command line",
     )
     exp = action("export", "write the servers as a client's MCP config file")
     exp.add_argument("--format", choices=FORMAT_NAMES, required=True)
@@ -72,8 +73,12 @@ def _values(pairs: list[str]) -> dict[str, str]:
     values = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--set takes VAR=VALUE; got one without '=' for {name or '?'}")
+        if not name:
+            raise UsageError("--set takes VAR=VALUE, or VAR to take it from the environment")
+        if not sep:
+            if name not in os.environ:
+                raise UsageError(f"--set {name}: the environment variable {name} is not set")
+            value = os.environ[name]
         values[name] = value
     return values
 
@@ -159,6 +164,7 @@ def run_export(client: SettingsClient, args: argparse.Namespace) -> None:
     )
     if args.output:
         fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         print(f"wrote {args.output}", file=sys.stderr)

@@ -34,9 +34,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def mcp(
-    server: ServerProcess, *args: str, home: Path | None = None
+    server: ServerProcess, *args: str, home: Path | None = None, **extra: str
 ) -> subprocess.CompletedProcess[str]:
-    env = cli_env()
+    env = cli_env(**extra)
     if home is not None:
         env["HOME"] = str(home)
     command = [sys.executable, "-m", "agent_server", "mcp", *args, "--url", server.url]
@@ -109,6 +109,15 @@ def test_a_needed_reference_is_printed_with_where_it_goes(
     result = mcp(server, "import", str(file))
     assert result.returncode == 0, result.stderr
     assert "disabled until given: K_VALUE (env.K)" in result.stdout
+    unset = mcp(server, "import", str(file), "--on-conflict=replace", "--set", "K_VALUE")
+    assert unset.returncode == 2
+    assert "K_VALUE is not set" in unset.stderr
+    # VAR alone takes the value from the environment, off the command line.
+    given = mcp(
+        server, "import", str(file), "--on-conflict=replace", "--set", "K_VALUE", K_VALUE="v"
+    )
+    assert given.returncode == 0, given.stderr
+    assert "disabled until" not in given.stdout
 
 
 def test_export_writes_a_private_file_and_lists_the_fields_to_fill_in(
