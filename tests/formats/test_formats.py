@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from agent_server.formats import FORMATS, FormatError
+from agent_server.formats import FORMAT_NAMES, FORMATS, FormatError
 from agent_server.formats.detect import detect_format
+from sdk.models import CLIENT_FORMATS
 
 HERE = Path(__file__).resolve().parent
 SAMPLES = {
@@ -219,3 +220,7 @@ def test_the_written_files_use_each_clients_own_fields() -> None:
         {"type": "promptString", "id": "R_KEY", "description": "R_KEY (secret)", "password": True}
     ]
     assert "servers" in vscode
+
+
+def test_the_registry_holds_exactly_the_formats_the_wire_models_name() -> None:
+    assert FORMAT_NAMES == CLIENT_FORMATS
