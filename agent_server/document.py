@@ -314,13 +314,23 @@ def without_nulls(config: Any) -> Any:
 
 def with_server(document: Document, name: str, config: dict[str, Any] | None) -> Document:
     """The document with one user server set (or removed, for None); the rest shared as it was."""
+    if config is not None:
+        return with_servers(document, {name: config})
     agent = document["agent_settings"]
     mcp = agent.get("mcp_config") or {}
     servers = dict(mcp_servers(document))
-    if config is None:
-        servers.pop(name, None)
-    else:
-        servers[name] = config
+    servers.pop(name, None)
+    return {
+        **document,
+        "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": servers}},
+    }
+
+
+def with_servers(document: Document, changes: dict[str, dict[str, Any]]) -> Document:
+    """The document with several user servers set at once; the rest shared as it was."""
+    agent = document["agent_settings"]
+    mcp = agent.get("mcp_config") or {}
+    servers = {**mcp_servers(document), **changes}
     return {
         **document,
         "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": servers}},

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from agent_server import mcp_file_commands
+from agent_server.terminal import UsageError, table
 from sdk import (
     BadRequest,
     Conflict,
@@ -74,7 +76,7 @@ def add_parser(commands: Any) -> None:
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
     mcp = commands.add_parser(
         "mcp",
-        help="list and edit MCP servers on a running server",
+        help="list and edit MCP servers on a running server; import and export client configs",
         epilog=EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -107,6 +109,7 @@ def add_parser(commands: Any) -> None:
         sub.add_argument("name")
     for sub in (put, patch, delete, enable, disable):
         sub.add_argument("--if-match", help="the ETag you last read")
+    mcp_file_commands.add_actions(action)
     mcp.set_defaults(func=run)
 
 
@@ -120,24 +123,12 @@ def _read_json(path: str) -> Any:
         raise UsageError(f"{path} is not valid JSON: {exc}") from None
 
 
-class UsageError(Exception):
-    pass
-
-
 def _print_server(server: MCPServerResponse, as_json: bool) -> None:
     if as_json:
         print(server.model_dump_json())
         return
     print(f"{server.name}  ({server.source})  etag {server.etag}")
     print(json.dumps(server.config, indent=2, ensure_ascii=False))
-
-
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
 
 
 def _act(client: SettingsClient, args: argparse.Namespace) -> None:
@@ -159,7 +150,7 @@ def _act(client: SettingsClient, args: argparse.Namespace) -> None:
             ]
             for s in listing.servers
         ]
-        print(_table(rows) if listing.servers else "no MCP servers")
+        print(table(rows) if listing.servers else "no MCP servers")
     elif args.action == "get":
         _print_server(servers.get(args.name, expose=args.expose), args.json)
     elif args.action == "put":
@@ -170,6 +161,10 @@ def _act(client: SettingsClient, args: argparse.Namespace) -> None:
     elif args.action == "patch":
         result = servers.patch(args.name, _read_json(args.file), if_match=args.if_match)
         _print_server(result, args.json)
+    elif args.action == "import":
+        mcp_file_commands.run_import(client, args)
+    elif args.action == "export":
+        mcp_file_commands.run_export(client, args)
     elif args.action == "delete":
         servers.delete(args.name, if_match=args.if_match)
         print(json.dumps({"deleted": args.name}) if args.json else f"deleted {args.name}")

@@ -62,6 +62,7 @@ RESPONSE_HEADERS = {
     "Location": "The URL of the created resource.",
     "Cache-Control": "`no-cache` on redacted reads, `no-store` on encrypted and plaintext reads.",
     "Vary": "`X-Expose-Secrets`: the body depends on it.",
+    "Content-Disposition": "`attachment` with the file name the client uses.",
 }
 READ_HEADERS = ("Cache-Control", "Vary")
 
@@ -71,6 +72,9 @@ class Reply:
     model: SchemaRef | None = None
     headers: tuple[str, ...] = ()
     description: str | None = None
+    media_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Other media types the body may have (besides JSON when `model` is set), with their
+    literal schemas."""
 
 
 @dataclass(frozen=True)
@@ -195,10 +199,12 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, reply in sorted(op.responses.items()):
         body: dict[str, Any] = {"description": reply.description or STATUS_TEXT[status]}
+        content = {media: {"schema": schema} for media, schema in reply.media_types.items()}
         if reply.model is not None:
-            body["content"] = {
-                "application/json": {"schema": schemas.ref(reply.model, "serialization")}
-            }
+            json_body = {"schema": schemas.ref(reply.model, "serialization")}
+            content = {"application/json": json_body, **content}
+        if content:
+            body["content"] = content
         if reply.headers:
             # On a success the headers are always sent; on an error only when the resource
             # exists (a 412 or 428 for a missing server has no ETag to give).

@@ -10,9 +10,17 @@ import httpx
 from pydantic import BaseModel
 
 from sdk.errors import ERRORS_BY_STATUS, BadRequest, SettingsAPIError
-from sdk.models import SERVER_NAME_RULE, ExposeMode, is_valid_server_name
+from sdk.models import (
+    SERVER_NAME_RULE,
+    ClientFormatName,
+    ExposeMode,
+    OnConflict,
+    is_valid_server_name,
+)
 
 SERVERS = "/api/settings/mcp-servers"
+IMPORT = "/api/mcp/import"
+EXPORT = "/api/mcp/export"
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,7 @@ class Call:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
+    params: dict[str, str] | None = None
 
 
 def conditional(
@@ -57,8 +66,38 @@ def check(response: httpx.Response) -> httpx.Response:
     if response.status_code < 300:
         return response
     try:
-        detail = response.json().get("detail")
+        answer = response.json()
+        detail = answer.get("detail")
     except ValueError:
-        detail = response.text or response.reason_phrase
+        answer, detail = None, response.text or response.reason_phrase
     error = ERRORS_BY_STATUS.get(response.status_code, SettingsAPIError)
-    raise error(response.status_code, detail, etag=response.headers.get("etag"))
+    raise error(response.status_code, detail, etag=response.headers.get("etag"), body=answer)
+
+
+def import_call(
+    content: dict[str, Any] | str,
+    format: ClientFormatName | None,
+    on_conflict: OnConflict,
+    dry_run: bool,
+    values: dict[str, str] | None,
+) -> Call:
+    json: dict[str, Any] = {"content": content, "on_conflict": on_conflict, "dry_run": dry_run}
+    if format is not None:
+        json["format"] = format
+    if values:
+        json["values"] = values
+    return Call("POST", IMPORT, json=json)
+
+
+def export_call(
+    format: ClientFormatName,
+    servers: list[str] | None,
+    via_gateway: bool,
+    expose: ExposeMode | None,
+) -> Call:
+    params: dict[str, str] = {"format": format}
+    if servers is not None:
+        params["servers"] = ",".join(servers)
+    if via_gateway:
+        params["via"] = "gateway"
+    return Call("GET", EXPORT, conditional(expose=expose), params=params)

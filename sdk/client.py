@@ -14,13 +14,25 @@ from typing import Any
 import httpx
 
 from sdk._keys import find_api_key
-from sdk._requests import SERVERS, Call, body, check, conditional, server_path
+from sdk._requests import (
+    SERVERS,
+    Call,
+    body,
+    check,
+    conditional,
+    export_call,
+    import_call,
+    server_path,
+)
 from sdk.errors import PreconditionFailed
 from sdk.models import (
+    ClientFormatName,
     ExposeMode,
+    ImportResponse,
     MCPServerConfig,
     MCPServerListResponse,
     MCPServerResponse,
+    OnConflict,
     SettingsResponse,
 )
 
@@ -43,7 +55,7 @@ def _settings_patch(agent_settings_diff: Config | None, misc_settings_diff: Conf
 
 
 class SettingsClient:
-    """The settings API, synchronously: `client.settings` and `client.mcp_servers`."""
+    """The settings API, synchronously: `client.settings`, `client.mcp_servers`, `client.mcp`."""
 
     def __init__(
         self,
@@ -63,9 +75,12 @@ class SettingsClient:
         )
         self.settings = Settings(self._send)
         self.mcp_servers = MCPServers(self._send)
+        self.mcp = MCPConfigFiles(self._send)
 
     def _send(self, call: Call) -> httpx.Response:
-        response = self._http.request(call.method, call.path, headers=call.headers, json=call.json)
+        response = self._http.request(
+            call.method, call.path, headers=call.headers, json=call.json, params=call.params
+        )
         return check(response)
 
     def close(self) -> None:
@@ -169,7 +184,7 @@ class MCPServers:
 
 
 class AsyncSettingsClient:
-    """The settings API, asynchronously: `client.settings` and `client.mcp_servers`."""
+    """The settings API, asynchronously: `client.settings`, `client.mcp_servers`, `client.mcp`."""
 
     def __init__(
         self,
@@ -189,10 +204,11 @@ class AsyncSettingsClient:
         )
         self.settings = AsyncSettings(self._send)
         self.mcp_servers = AsyncMCPServers(self._send)
+        self.mcp = AsyncMCPConfigFiles(self._send)
 
     async def _send(self, call: Call) -> httpx.Response:
         response = await self._http.request(
-            call.method, call.path, headers=call.headers, json=call.json
+            call.method, call.path, headers=call.headers, json=call.json, params=call.params
         )
         return check(response)
 
@@ -292,3 +308,64 @@ class AsyncMCPServers:
                 if attempt == attempts - 1:
                     raise
         raise ValueError("attempts must be at least 1")
+
+
+class MCPConfigFiles:
+    """Other clients' MCP config files: import them as servers, export servers as them."""
+
+    def __init__(self, send: Callable[[Call], httpx.Response]) -> None:
+        self._send = send
+
+    def import_config(
+        self,
+        content: Config | str,
+        *,
+        format: ClientFormatName | None = None,
+        on_conflict: OnConflict = "fail",
+        dry_run: bool = False,
+        values: dict[str, str] | None = None,
+    ) -> ImportResponse:
+        """`content` is the file's JSON value, or its text for YAML (continue). A refused
+        import raises Conflict (409) or ValidationFailed (422); its lines are in `exc.body`."""
+        call = import_call(content, format, on_conflict, dry_run, values)
+        return ImportResponse.model_validate_json(self._send(call).content)
+
+    def export_config(
+        self,
+        format: ClientFormatName,
+        *,
+        servers: list[str] | None = None,
+        via_gateway: bool = False,
+        expose: ExposeMode | None = None,
+    ) -> str:
+        """The client's file as text (JSON, or YAML for continue)."""
+        return self._send(export_call(format, servers, via_gateway, expose)).text
+
+
+class AsyncMCPConfigFiles:
+    """As MCPConfigFiles, asynchronously."""
+
+    def __init__(self, send: AsyncSend) -> None:
+        self._send = send
+
+    async def import_config(
+        self,
+        content: Config | str,
+        *,
+        format: ClientFormatName | None = None,
+        on_conflict: OnConflict = "fail",
+        dry_run: bool = False,
+        values: dict[str, str] | None = None,
+    ) -> ImportResponse:
+        call = import_call(content, format, on_conflict, dry_run, values)
+        return ImportResponse.model_validate_json((await self._send(call)).content)
+
+    async def export_config(
+        self,
+        format: ClientFormatName,
+        *,
+        servers: list[str] | None = None,
+        via_gateway: bool = False,
+        expose: ExposeMode | None = None,
+    ) -> str:
+        return (await self._send(export_call(format, servers, via_gateway, expose))).text

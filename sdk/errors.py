@@ -10,11 +10,15 @@ from sdk.models import FieldError
 class SettingsAPIError(Exception):
     """Any error answer of the settings API; the subclasses name the ones a caller handles."""
 
-    def __init__(self, status_code: int, detail: Any, etag: str | None = None) -> None:
+    def __init__(
+        self, status_code: int, detail: Any, etag: str | None = None, body: Any = None
+    ) -> None:
         super().__init__(f"{status_code}: {detail}")
         self.status_code = status_code
         self.detail = detail
         self.etag = etag
+        self.body = body
+        """The whole JSON answer (an import's refusal carries its lines here)."""
 
 
 class NotModified(SettingsAPIError):
@@ -38,7 +42,7 @@ class NotFound(SettingsAPIError):
 
 
 class Conflict(SettingsAPIError):
-    """409: MCP servers need the openhands agent kind."""
+    """409: MCP servers need the openhands agent kind, or an import met existing servers."""
 
 
 class PreconditionFailed(SettingsAPIError):

@@ -7,10 +7,28 @@ check runs before its endpoint, from the same table the OpenAPI document is buil
 from starlette.routing import BaseRoute, Route
 
 from agent_server.openapi import Operation
-from agent_server.routes import health, mcp_connections, mcp_servers, openapi, settings, web
+from agent_server.routes import (
+    health,
+    mcp_connections,
+    mcp_export,
+    mcp_import,
+    mcp_servers,
+    openapi,
+    settings,
+    web,
+)
 from agent_server.security.session_keys import ScopeGuard
 
-_modules = (health, openapi, web, settings, mcp_servers, mcp_connections)
+_modules = (
+    health,
+    openapi,
+    web,
+    settings,
+    mcp_servers,
+    mcp_connections,
+    mcp_import,
+    mcp_export,
+)
 routes: list[BaseRoute] = [route for module in _modules for route in module.routes]
 operations: dict[tuple[str, str], Operation] = {
     key: op for module in _modules for key, op in module.operations.items()

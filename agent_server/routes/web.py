@@ -109,6 +109,7 @@ routes = [
 ]
 
 _PAGE = ("page",)
+_TEXT = {"type": "string"}
 operations = {
     ("/", "GET"): Operation(
         operation_id="get_page",
@@ -117,7 +118,10 @@ operations = {
             "HTML. With ?code= (the one-time code printed at start) it sets the page's session "
             "cookie and redirects to / without the code."
         ),
-        responses={200: Reply({"type": "string"}, description="The page."), 303: Reply()},
+        responses={
+            200: Reply(description="The page.", media_types={"text/html": _TEXT}),
+            303: Reply(),
+        },
         tags=_PAGE,
         secured=False,
     ),
@@ -126,7 +130,13 @@ operations = {
         summary="A static file of the settings page",
         description="The page's scripts and styles, shipped in the package.",
         path_params={"file": "The file's name."},
-        responses={200: Reply({"type": "string"}, description="The file."), **errors(404)},
+        responses={
+            200: Reply(
+                description="The file.",
+                media_types={media: _TEXT for media in sorted(set(_TYPES.values()))},
+            ),
+            **errors(404),
+        },
         tags=_PAGE,
         secured=False,
     ),

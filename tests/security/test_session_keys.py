@@ -72,15 +72,16 @@ def scoped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     yield from serving(home, env=cli_env(AGENT_SERVER_SESSION_API_KEYS=entries))
 
 
-def operations(server: ServerProcess) -> list[tuple[str, str, str]]:
-    """(method, path, scope) of every secured operation the served document lists."""
+def operations(server: ServerProcess) -> list[tuple[str, str, str, list[str]]]:
+    """(method, path, scope, tags) of every secured operation the served document lists."""
     document = httpx.get(server.url + "/openapi.json").json()
     found = []
     for path, methods in document["paths"].items():
         for method, op in methods.items():
             if path.startswith("/api/") or "x-session-key-scope" in op:
                 assert op.get("security") != [], (method, path)  # no /api/ route is open
-                found.append((method.upper(), path, op["x-session-key-scope"]))
+                scope = op["x-session-key-scope"]
+                found.append((method.upper(), path, scope, op.get("tags", [])))
     return found
 
 
@@ -89,17 +90,17 @@ def test_every_secured_operation_declares_a_scope_and_writes_need_write(
 ) -> None:
     found = operations(scoped)
     assert len(found) >= 11
-    for method, path, scope in found:
+    for method, path, scope, tags in found:
         assert scope in RANK
         if method != "GET":
             assert scope != "read", (method, path)
-        if path.startswith("/api/mcp/") or path.endswith(("/tools", "/health")):
+        if "mcp-connections" in tags or path.endswith(("/tools", "/health")):
             assert scope != "read", (method, path)  # it connects to MCP servers
 
 
 @pytest.mark.parametrize("have", RANK)
 def test_each_key_reaches_exactly_the_routes_of_its_scope(scoped: ServerProcess, have: str) -> None:
-    for method, path, needed in operations(scoped):
+    for method, path, needed, _ in operations(scoped):
         concrete = path.replace("{name}", "no-such-server").replace("{id}", "no-such-id")
         concrete = concrete.replace("{gateway_name}", "no_such_tool")
         body = {} if method in ("POST", "PUT", "PATCH") else None
