@@ -4,6 +4,7 @@ edit with a masked secret, resolve a 412 between two tabs, a read-only key, the 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -270,3 +271,34 @@ def test_the_page_cookie_is_refused_from_any_other_origin(
     assert httpx.get(api, cookies=other_port).status_code == 401
     logout = httpx.delete(server.url + "/session", cookies=jar)
     assert "Max-Age=0" in logout.headers["set-cookie"]
+
+
+def test_import_a_cursor_config_after_a_dry_run_and_export_it_for_vs_code(
+    server: ServerProcess, home: Path, open_page: PageOpener
+) -> None:
+    put(server, "files", {"command": "npx", "args": ["files"], "env": {"TOKEN": CANARY}})
+    before = settings_bytes(home)
+    page = logged_in(open_page, server)
+    sample = (ROOT / "tests" / "formats" / "cursor.mcp.json").read_text()
+    page.fill("#import-content", sample)
+    page.select_option("#import-format", "cursor")
+    page.click("#import-preview")
+    expect(page.locator("#import-caption")).to_contain_text("nothing written yet")
+    lines = page.locator("#import-lines tbody")
+    expect(lines).to_contain_text("server-name")
+    expect(lines).to_contain_text("needs API_KEY")
+    assert settings_bytes(home) == before  # the dry run wrote nothing
+
+    page.click("#import-apply")
+    expect(page.locator("#import-caption")).to_contain_text("Imported from a cursor file")
+    expect(page.locator("li.server[data-name=remote-server]")).to_be_visible()
+    stored = read_settings(home)["agent_settings"]["mcp_config"]["mcpServers"]
+    assert {"server-name", "project-tools", "remote-server"} <= set(stored)
+
+    page.select_option("#export-format", "vscode")
+    with page.expect_download() as download:
+        page.click("#export-link")
+    exported = json.loads(Path(download.value.path()).read_text())
+    # Enabled servers only: the imported ones wait, disabled, for their references' values.
+    assert set(exported["servers"]) == {"files"}
+    assert CANARY not in json.dumps(exported)

@@ -3,11 +3,12 @@ export const MASK = "**********";
 export const SERVERS = "/api/settings/mcp-servers";
 
 export class ApiError extends Error {
-  constructor(status, detail, etag) {
+  constructor(status, detail, etag, data) {
     super(typeof detail === "string" ? detail : `${status}`);
     this.status = status;
     this.detail = detail;
     this.etag = etag;
+    this.data = data;
   }
 }
 
@@ -22,7 +23,8 @@ export async function call(method, path, { body, headers = {} } = {}) {
   if (response.status === 204 || response.status === 304) return { status: response.status, etag };
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    throw new ApiError(response.status, data && data.detail !== undefined ? data.detail : response.statusText, etag);
+    const detail = data && data.detail !== undefined ? data.detail : response.statusText;
+    throw new ApiError(response.status, detail, etag, data);
   }
   return { status: response.status, etag, data };
 }

@@ -409,4 +409,6 @@ $("llm-form").addEventListener("submit", async (event) => {
   }
 });
 
+document.addEventListener("servers-changed", () => loadServers());
+
 boot().catch((error) => say(`Cannot reach the server: ${error.message}`));
