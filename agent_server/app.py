@@ -22,13 +22,14 @@ from agent_server.config import (
 )
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
-from agent_server.managed import load_managed_servers
+from agent_server.managed import Managed, load_managed
 from agent_server.migrations import seal_url_queries
 from agent_server.openapi import build_openapi
 from agent_server.preconditions import ETagSigner, load_etag_key
 from agent_server.probes import ProbeLimiter, ToolCache
+from agent_server.registries.catalog import RegistryCatalog
 from agent_server.routes import operations, routes
-from agent_server.secrets import SecretCipher, agent_secret_values
+from agent_server.secrets import SecretCipher, document_secret_values
 from agent_server.security.guard import GuardRules, RequestGuard
 from agent_server.security.home import prepare_home
 from agent_server.security.session_keys import SESSION_KEY_FILE, SessionKeyMiddleware
@@ -50,14 +51,14 @@ def check_secrets(store: SettingsStore, cipher: SecretCipher) -> None:
         return  # served as 503 until the file is fixed; the store has logged the path
     failed = [
         ".".join(str(part) for part in loc)
-        for loc, token in agent_secret_values(document["agent_settings"])
+        for loc, token in document_secret_values(document)
         if cipher.open(token) is None
     ]
     if failed:
         shown = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
         raise ConfigError(
             f"{store.path} holds {len(failed)} secret(s) that no configured key can decrypt "
-            f"(at agent_settings.{shown}). Set {ENV_SECRET_KEY} to the key they were written "
+            f"(at {shown}). Set {ENV_SECRET_KEY} to the key they were written "
             f"with, or add that key to {ENV_PREVIOUS_KEYS}. The file was not changed."
         )
 
@@ -128,10 +129,12 @@ def create_app(config: Config) -> Starlette:
     store.remove_stale_temp_files()
     seal_url_queries(store, cipher)
     check_secrets(store, cipher)
-    managed = {}
+    managed = Managed()
     if config.managed_config is not None:
-        managed = load_managed_servers(config.managed_config, cipher, os.environ)
-    servers = ServerCatalog(ETagSigner(load_etag_key(config.home)), cipher, managed)
+        managed = load_managed(config.managed_config, cipher, os.environ)
+    signer = ETagSigner(load_etag_key(config.home))
+    servers = ServerCatalog(signer, cipher, managed.servers)
+    registries = RegistryCatalog(signer, cipher, managed.registries)
     session_keys = load_session_keys(config)
     if session_keys is None:
         log.warning(
@@ -164,6 +167,7 @@ def create_app(config: Config) -> Starlette:
         store=store,
         cipher=cipher,
         servers=servers,
+        registries=registries,
         tools=ToolCache(),
         probes=ProbeLimiter(config.max_probes),
     )

@@ -27,9 +27,9 @@ from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
 from agent_server.migrations import seal_url_queries
 from agent_server.secrets import (
     SecretCipher,
-    agent_secret_values,
+    document_secret_values,
     generate_key,
-    map_agent_secrets,
+    map_document_secrets,
 )
 from agent_server.security.home import prepare_home
 from agent_server.store import SettingsStore
@@ -130,12 +130,11 @@ def rotate_key(args: argparse.Namespace) -> int:
         return new.encrypt(old.decrypt(token))
 
     def rotate(document: dict[str, Any]) -> dict[str, Any]:
-        agent = map_agent_secrets(document["agent_settings"], reencrypt)
-        return {**document, "agent_settings": agent}
+        return map_document_secrets(document, reencrypt)
 
     try:
         # Every token must open before anything is written, the key file included.
-        for _loc, token in agent_secret_values(store.read()["agent_settings"]):
+        for _loc, token in document_secret_values(store.read()):
             old.decrypt(token)
         if config.secret_key is None:
             # The key file learns the new key first (keeping the old ones), so a crash between

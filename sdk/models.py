@@ -237,3 +237,49 @@ class MCPCatalogServer(BaseModel):
 class MCPCatalogResponse(BaseModel):
     tools: list[MCPCatalogTool]
     servers: list[MCPCatalogServer]
+
+
+# --- MCP registries -----------------------------------------------------------------------------
+
+REGISTRY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+REGISTRY_ID_RULE = (
+    "a registry id is 1 to 64 characters of lowercase letters, digits, _ and -, starting with "
+    f"a letter or digit (pattern {REGISTRY_ID_PATTERN})"
+)
+_REGISTRY_ID = re.compile(REGISTRY_ID_PATTERN)
+
+
+def is_valid_registry_id(registry_id: str) -> bool:
+    return _REGISTRY_ID.fullmatch(registry_id) is not None
+
+
+class RegistryConfig(_Strict):
+    """An MCP registry that follows the official MCP Registry API (GET /v0.1/servers)."""
+
+    url: str = Field(description="The registry's base URL, http or https, without a query.")
+    title: str | None = None
+    enabled: bool = True
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Sent on every request to the registry. Secrets."
+    )
+
+
+class RegistrySummary(BaseModel):
+    id: str
+    source: Literal["user", "managed"]
+    url: str
+    title: str | None
+    enabled: bool
+    etag: str
+
+
+class RegistryListResponse(BaseModel):
+    registries: list[RegistrySummary]
+    etag: str = Field(description="The list's ETag, as in the ETag header: for If-None-Match.")
+
+
+class RegistryResponse(BaseModel):
+    id: str
+    source: Literal["user", "managed"]
+    etag: str
+    config: dict[str, Any]
