@@ -17,6 +17,7 @@ from agent_server.config import (
     ENV_SECRET_KEY,
     Config,
     check_max_probes,
+    check_registry_times,
     load_cipher,
     load_session_keys,
 )
@@ -28,6 +29,7 @@ from agent_server.openapi import build_openapi
 from agent_server.preconditions import ETagSigner, load_etag_key
 from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.registries.catalog import RegistryCatalog
+from agent_server.registries.client import RegistryFailed, RegistryReader
 from agent_server.routes import operations, routes
 from agent_server.secrets import SecretCipher, document_secret_values
 from agent_server.security.guard import GuardRules, RequestGuard
@@ -74,6 +76,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidSettings)
     return JSONResponse(ValidationErrorBody(detail=exc.errors).model_dump(), status_code=422)
+
+
+async def _registry_failed(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RegistryFailed)
+    return JSONResponse(ErrorBody(detail=exc.detail).model_dump(), status_code=exc.status)
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
@@ -123,6 +130,7 @@ class InternalErrorMiddleware:
 def create_app(config: Config) -> Starlette:
     """Build the app; ConfigError when it must not start (bad key, undecryptable secrets)."""
     check_max_probes(config)
+    check_registry_times(config)
     prepare_home(config.home)
     cipher = load_cipher(config)
     store = SettingsStore(config.home)
@@ -159,6 +167,7 @@ def create_app(config: Config) -> Starlette:
             InvalidSettings: _invalid,
             StoreUnavailable: _unavailable,
             SecretUnavailable: _unavailable,
+            RegistryFailed: _registry_failed,
         },
     )
     app.state.openapi = build_openapi(app.routes, operations)
@@ -170,6 +179,7 @@ def create_app(config: Config) -> Starlette:
         registries=registries,
         tools=ToolCache(),
         probes=ProbeLimiter(config.max_probes),
+        registry_reader=RegistryReader(config.registry_ttl, config.registry_timeout),
     )
     return app
 

@@ -81,6 +81,10 @@ def serve(args: argparse.Namespace) -> int:
         overrides["allowed_origins"] = split_list(args.allowed_origins)
     if args.max_probes is not None:
         overrides["max_probes"] = args.max_probes
+    if args.registry_ttl is not None:
+        overrides["registry_ttl"] = args.registry_ttl
+    if args.registry_timeout is not None:
+        overrides["registry_timeout"] = args.registry_timeout
     config = dataclasses.replace(config, **overrides)
     if config.no_auth and not is_loopback(args.host) and not args.insecure:
         raise ConfigError(
@@ -196,6 +200,18 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         help="MCP connections open at once for live checks, in each worker "
         "(env AGENT_SERVER_MAX_PROBES; default 8)",
+    )
+    run.add_argument(
+        "--registry-ttl",
+        type=float,
+        help="seconds a registry's answers are cached (env AGENT_SERVER_REGISTRY_TTL; "
+        "default 300; 0 turns the cache off)",
+    )
+    run.add_argument(
+        "--registry-timeout",
+        type=float,
+        help="seconds a registry has to answer, at most 120 (env AGENT_SERVER_REGISTRY_TIMEOUT; "
+        "default 10)",
     )
     run.add_argument("--log-level", default="info")
     run.set_defaults(func=serve)

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from agent_server.config import Config
 from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.registries.catalog import RegistryCatalog
+from agent_server.registries.client import RegistryReader
 from agent_server.secrets import SecretCipher
 from agent_server.servers import ServerCatalog
 from agent_server.store import SettingsStore
@@ -23,6 +24,7 @@ class AppContext:
     registries: RegistryCatalog
     tools: ToolCache
     probes: ProbeLimiter
+    registry_reader: RegistryReader
 
 
 def context(request: Request) -> AppContext:

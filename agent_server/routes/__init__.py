@@ -13,11 +13,20 @@ from agent_server.routes import (
     mcp_registries,
     mcp_servers,
     openapi,
+    registry_servers,
     settings,
 )
 from agent_server.security.session_keys import ScopeGuard
 
-_modules = (health, openapi, settings, mcp_servers, mcp_connections, mcp_registries)
+_modules = (
+    health,
+    openapi,
+    settings,
+    mcp_servers,
+    mcp_connections,
+    mcp_registries,
+    registry_servers,
+)
 routes: list[BaseRoute] = [route for module in _modules for route in module.routes]
 operations: dict[tuple[str, str], Operation] = {
     key: op for module in _modules for key, op in module.operations.items()
