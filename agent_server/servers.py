@@ -11,6 +11,7 @@ from typing import Any
 from agent_server.document import Document, agent_kind, mcp_servers, server_transport_kind
 from agent_server.entries import CACHE_LIMIT, EntryCatalog, Source, string_or_none
 from agent_server.preconditions import ETagSigner
+from agent_server.registries.browse import provenance
 from agent_server.secrets import SecretCipher
 from sdk.models import MCPServerSummary
 
@@ -74,4 +75,5 @@ class ServerCatalog(EntryCatalog):
             description=string_or_none(config.get("description")),
             icon=string_or_none(config.get("icon")),
             etag=self.etag(name, config),
+            registry=provenance(config),
         )

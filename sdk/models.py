@@ -145,6 +145,14 @@ class MCPServerSummary(BaseModel):
     description: str | None
     icon: str | None
     etag: str
+    registry: RegistrySource | None = Field(
+        default=None, description="Where it was installed from, for a server from a registry."
+    )
+    update_available: str | None = Field(
+        default=None,
+        description="The registry's latest version when it is newer than the installed one, "
+        "as last read from the registry (browsing, showing, installing or upgrading).",
+    )
 
 
 class MCPServerListResponse(BaseModel):

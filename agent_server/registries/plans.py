@@ -31,6 +31,7 @@ class Inputs:
     given: dict[str, str] | None
     declared: dict[str, PlanInput] = field(default_factory=dict)
     secret: set[str] = field(default_factory=set)
+    places: dict[str, str] = field(default_factory=dict)  # input -> argument, url, env, header
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def value(self, name: str, spec: Input, where: str) -> str | None:
@@ -47,6 +48,7 @@ class Inputs:
             )
         if spec.isSecret:
             self.secret.add(name)
+        self.places.setdefault(name, where)
         given = self.given or {}
         if name in given:
             value: str | None = given[name]

@@ -10,6 +10,7 @@ from agent_server.openapi import Operation
 from agent_server.routes import (
     health,
     mcp_connections,
+    mcp_installs,
     mcp_registries,
     mcp_servers,
     openapi,
@@ -26,6 +27,7 @@ _modules = (
     mcp_connections,
     mcp_registries,
     registry_servers,
+    mcp_installs,
 )
 routes: list[BaseRoute] = [route for module in _modules for route in module.routes]
 operations: dict[tuple[str, str], Operation] = {

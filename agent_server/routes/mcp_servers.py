@@ -24,6 +24,7 @@ from agent_server.document import (
 from agent_server.entries import Source
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
+from agent_server.registries.install import is_newer
 from agent_server.routes.named import Collection, EntryWrite, entry_response, listing_response
 from agent_server.routes.resource import Resource
 from agent_server.routes.settings import expose_mode
@@ -91,8 +92,20 @@ async def list_servers(request: Request) -> Response:
     ctx = context(request)
     catalog = ctx.servers
     found = catalog.all(ctx.store.read())
-    listing = {"servers": [catalog.summary(name, *found[name]) for name in sorted(found)]}
+    summaries = [catalog.summary(name, *found[name]) for name in sorted(found)]
+    listing = {"servers": [with_update(ctx, summary) for summary in summaries]}
     return listing_response(request, catalog, listing)
+
+
+def with_update(ctx: AppContext, summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary with update_available, from the latest version last read from its registry."""
+    source = summary["registry"]
+    if source is None:
+        return summary
+    latest = ctx.registry_reader.known_latest(source["id"], source["server"])
+    if latest is None or not is_newer(latest, source["version"]):
+        return summary
+    return {**summary, "update_available": latest}
 
 
 async def get_server(request: Request) -> Response:
