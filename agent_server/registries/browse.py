@@ -76,7 +76,9 @@ def one_entry(registry_id: str, data: Any) -> RegistryEntry:
     try:
         return parse_entry(data)
     except ValueError as exc:
-        raise RegistryFailed(502, f"registry {registry_id!r} sent a server that {exc}") from None
+        raise RegistryFailed(
+            502, f"registry {registry_id!r} answered a server entry that is not usable: {exc}"
+        ) from None
 
 
 def summary(registry_id: str, entry: RegistryEntry, installed: Installed) -> RegistryServerSummary:

@@ -110,7 +110,7 @@ def parse_entry(item: Any) -> RegistryEntry:
     """One `{"server": {...}, "_meta": {...}}` of a registry answer; ValueError naming the
     location of the first problem (never a value)."""
     if not isinstance(item, dict) or not isinstance(item.get("server"), dict):
-        raise ValueError("an entry is not an object with a server object")
+        raise ValueError("it is not an object holding a server object")
     try:
         server = ServerJSON.model_validate(item["server"])
     except ValidationError as exc:

@@ -52,6 +52,6 @@ def fake_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeRegi
                 time.sleep(0.05)
         yield registry
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        proc.kill()
+        proc.wait()
         log.close()

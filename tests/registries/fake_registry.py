@@ -147,7 +147,9 @@ def build_app(mcp_host: str) -> Starlette:
         rest = request.path_params.get("rest", "")
         hits[mode] += 1
         if mode == "hang":
-            await asyncio.sleep(3600)
+            while not await request.is_disconnected():
+                await asyncio.sleep(0.1)
+            return Response(status_code=499)
         if mode == "error":
             return PlainTextResponse(f"internal error, you sent {echo(request)}", 500)
         if mode == "garbage":
