@@ -54,13 +54,18 @@ class RegistryReader:
         config: dict[str, Any],
         path: str,
         params: dict[str, str] | None = None,
+        *,
+        fresh: bool = False,
     ) -> Any:
-        """The decoded JSON of GET <registry url><path>; RegistryFailed or RegistryNotFound."""
+        """The decoded JSON of GET <registry url><path>; RegistryFailed or RegistryNotFound.
+
+        `fresh` reads the registry even when a cached answer is still valid (and caches it).
+        """
         query = sorted((params or {}).items())
         key = (registry_id, etag, path, json.dumps(query))
         cached = self._cache.get(key)
         now = time.monotonic()
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > now and not fresh:
             return cached[1]
         try:
             async with asyncio.timeout(self.timeout):

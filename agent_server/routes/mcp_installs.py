@@ -143,10 +143,15 @@ async def upgrade(request: Request) -> Response:
     if source is None:
         raise HTTPException(409, f"MCP server {name!r} was not installed from a registry")
     wanted = await _upgrade_request(request)
-    entry = await read_server(ctx, source.id, source.server, "latest")
+    entry = await read_server(ctx, source.id, source.server, "latest", fresh=True)
     given = {**recovered_inputs(ctx.servers.view(old, "plaintext")), **wanted.inputs}
     choose = recorded_choice(old, entry.server)
-    new = upgraded(old, installed_config(source.id, entry.server, choose, given, upgrading=True))
+    try:
+        built = installed_config(source.id, entry.server, choose, given, upgrading=True)
+    except InvalidSettings as invalid:  # reported after the preconditions, as on every write
+        problem: InvalidSettings | None = invalid
+    else:
+        problem, new = None, upgraded(old, built)
     result: dict[str, Any] = {}
 
     def change(document: Document) -> Document:
@@ -160,6 +165,8 @@ async def upgrade(request: Request) -> Response:
                 "the server changed while it was being upgraded: try again",
                 etag_header(current),
             )
+        if problem is not None:
+            raise problem
         resolved = resolve_server(new, old, ctx.cipher)
         result["config"] = old if resolved == old else resolved
         return document if resolved == old else with_server(document, name, resolved)

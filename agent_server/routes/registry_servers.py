@@ -38,7 +38,12 @@ MAX_LIMIT = 100
 
 
 async def read_registry(
-    ctx: AppContext, rid: str, path: str, params: dict[str, str] | None = None
+    ctx: AppContext,
+    rid: str,
+    path: str,
+    params: dict[str, str] | None = None,
+    *,
+    fresh: bool = False,
 ) -> Any:
     """GET `path` of an enabled registry: 404 when there is no such registry, 409 when it is
     disabled; RegistryFailed (502 / 504) and RegistryNotFound from the registry itself."""
@@ -50,13 +55,15 @@ async def read_registry(
         raise HTTPException(409, f"registry {rid!r} is disabled; enable it to read it")
     etag = ctx.registries.etag(rid, config)
     plaintext = ctx.registries.view(config, "plaintext")
-    return await ctx.registry_reader.get(rid, etag, plaintext, path, params)
+    return await ctx.registry_reader.get(rid, etag, plaintext, path, params, fresh=fresh)
 
 
-async def read_server(ctx: AppContext, rid: str, server: str, version: str) -> RegistryEntry:
+async def read_server(
+    ctx: AppContext, rid: str, server: str, version: str, *, fresh: bool = False
+) -> RegistryEntry:
     """One version of one server (`latest` for the newest); 404 when the registry has none."""
     try:
-        data = await read_registry(ctx, rid, versions_path(server, version))
+        data = await read_registry(ctx, rid, versions_path(server, version), fresh=fresh)
     except RegistryNotFound:
         which = "" if version == "latest" else f" at version {version!r}"
         raise HTTPException(404, f"registry {rid!r} has no server {server!r}{which}") from None
