@@ -76,4 +76,5 @@ class ServerCatalog(EntryCatalog):
             icon=string_or_none(config.get("icon")),
             etag=self.etag(name, config),
             registry=provenance(config),
+            update_available=None,  # filled in by the listing, from the registry's latest
         )

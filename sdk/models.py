@@ -146,10 +146,9 @@ class MCPServerSummary(BaseModel):
     icon: str | None
     etag: str
     registry: RegistrySource | None = Field(
-        default=None, description="Where it was installed from, for a server from a registry."
+        description="Where it was installed from, for a server from a registry."
     )
     update_available: str | None = Field(
-        default=None,
         description="The registry's latest version when it is newer than the installed one, "
         "as last read from the registry (browsing, showing, installing or upgrading).",
     )
