@@ -31,7 +31,7 @@ STATUS_TEXT = {
     401: "Missing or wrong X-Session-API-Key",
     403: "Managed by the administrator's configuration: read-only through the API",
     404: "Not found",
-    409: "MCP servers need the openhands agent kind",
+    409: "Conflict: the detail says with what (the agent kind, a disabled server or registry)",
     412: "Precondition failed: the ETag header carries the current ETag when the server exists",
     413: "The body is larger than 1 MiB",
     415: "The body must be JSON (Content-Type: application/json)",

@@ -384,3 +384,36 @@ class RegistrySource(BaseModel):
     id: str
     server: str
     version: str
+
+
+# --- connectors ---------------------------------------------------------------------------------
+
+ConnectorSource = Literal["user", "managed", "registry"]
+
+
+class Connector(BaseModel):
+    """A server an agent platform can refer to by a stable id."""
+
+    id: str = Field(description="A server's name here, or mcp::<registry id>::<server name>.")
+    source: ConnectorSource
+    url: str | None = Field(description="Where it is reached; null for a stdio server.")
+    transport: str | None
+    title: str | None
+    description: str | None
+    installed_as: str | None = Field(
+        description="For a registry connector, the server here installed from it."
+    )
+
+
+class ConnectorList(BaseModel):
+    connectors: list[Connector]
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next page; null at the end. A page may hold fewer "
+        "than limit connectors before the end."
+    )
+
+
+class ConnectorDetail(Connector):
+    server_name: str | None = Field(description="What the server calls itself, live.")
+    server_version: str | None
+    error: str | None = Field(description="Why there is no live information, when there is none.")

@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from agent_server.openapi import Operation
 from agent_server.routes import (
+    connectors,
     health,
     mcp_connections,
     mcp_installs,
@@ -28,6 +29,7 @@ _modules = (
     mcp_registries,
     registry_servers,
     mcp_installs,
+    connectors,
 )
 routes: list[BaseRoute] = [route for module in _modules for route in module.routes]
 operations: dict[tuple[str, str], Operation] = {

@@ -75,7 +75,7 @@ async def read_server(
     return entry
 
 
-def _limit(request: Request) -> int:
+def page_limit(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
@@ -86,7 +86,7 @@ def _limit(request: Request) -> int:
 
 def page_params(request: Request) -> dict[str, str]:
     """The registry query of a page: latest versions, the limit, and the search and cursor."""
-    params = {"version": "latest", "limit": str(_limit(request))}
+    params = {"version": "latest", "limit": str(page_limit(request))}
     for name in ("search", "cursor"):
         value = request.query_params.get(name)
         if value:

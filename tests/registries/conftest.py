@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import free_port
+from support import ROOT, free_port
 
 FAKE = Path(__file__).parent / "fake_registry.py"
+MCP_TOKEN = "canary-mcp-token-c5d2"  # the bearer token the MCP test server wants
 
 
 @dataclass(frozen=True)
@@ -55,3 +57,30 @@ def fake_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeRegi
         proc.kill()
         proc.wait()
         log.close()
+
+
+@pytest.fixture
+def mcp_server(fake_registry: FakeRegistry, tmp_path: Path) -> Iterator[None]:
+    """tests/mcp_servers/http_tools.py where the fake's `io.example/echo` points by default."""
+    port = fake_registry.mcp_port
+    script = ROOT / "tests" / "mcp_servers" / "http_tools.py"
+    with open(tmp_path / "mcp.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(port), "--token", MCP_TOKEN],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the MCP test server did not start") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        proc.kill()
+        proc.wait()

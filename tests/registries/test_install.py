@@ -5,26 +5,20 @@ headers, inputs and their 422s, If-None-Match: * semantics, provenance, and upgr
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import FakeRegistry
+from conftest import MCP_TOKEN, FakeRegistry
 from starlette.testclient import TestClient
-from support import MASK, ROOT, read_settings, settings_bytes
+from support import MASK, read_settings, settings_bytes
 
 INSTALL = "/api/mcp/registries/main/install"
 SERVERS = "/api/settings/mcp-servers"
 PLAINTEXT = {"X-Expose-Secrets": "plaintext"}
 FILES_TOKEN = "canary-files-token-0b9e"
 DB_PASSWORD = "canary-db-password-77a1"
-MCP_TOKEN = "canary-mcp-token-c5d2"
 
 
 @pytest.fixture
@@ -200,33 +194,6 @@ def test_a_taken_name_is_412_unless_as_names_another(client: TestClient, home: P
 
 
 # --- a remote from the registry that is a real MCP server ---------------------------------------
-
-
-@pytest.fixture
-def mcp_server(fake_registry: FakeRegistry, tmp_path: Path) -> Iterator[None]:
-    """tests/mcp_servers/http_tools.py where the fake's `io.example/echo` points by default."""
-    port = fake_registry.mcp_port
-    script = ROOT / "tests" / "mcp_servers" / "http_tools.py"
-    with open(tmp_path / "mcp.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(port), "--token", MCP_TOKEN],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the MCP test server did not start") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_an_installed_remote_lists_its_tools(client: TestClient, mcp_server: None) -> None:
