@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from agent_server import registry_commands
+from agent_server.registry_commands import UsageError, table
 from sdk import (
     BadRequest,
     Conflict,
@@ -21,6 +23,8 @@ from sdk import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    RegistryTimeout,
+    RegistryUnavailable,
     SettingsAPIError,
     SettingsClient,
     Unauthorized,
@@ -41,6 +45,8 @@ EXIT_CODES: list[tuple[type[SettingsAPIError], int]] = [
     (PreconditionFailed, 15),
     (ValidationFailed, 16),
     (PreconditionRequired, 17),
+    (RegistryUnavailable, 18),
+    (RegistryTimeout, 19),
 ]
 EXIT_HELP = "\n".join(
     [
@@ -74,7 +80,7 @@ def add_parser(commands: Any) -> None:
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
     mcp = commands.add_parser(
         "mcp",
-        help="list and edit MCP servers on a running server",
+        help="list and edit MCP servers and registries on a running server",
         epilog=EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -107,6 +113,7 @@ def add_parser(commands: Any) -> None:
         sub.add_argument("name")
     for sub in (put, patch, delete, enable, disable):
         sub.add_argument("--if-match", help="the ETag you last read")
+    registry_commands.add_actions(action, actions, common)
     mcp.set_defaults(func=run)
 
 
@@ -120,10 +127,6 @@ def _read_json(path: str) -> Any:
         raise UsageError(f"{path} is not valid JSON: {exc}") from None
 
 
-class UsageError(Exception):
-    pass
-
-
 def _print_server(server: MCPServerResponse, as_json: bool) -> None:
     if as_json:
         print(server.model_dump_json())
@@ -132,17 +135,11 @@ def _print_server(server: MCPServerResponse, as_json: bool) -> None:
     print(json.dumps(server.config, indent=2, ensure_ascii=False))
 
 
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
 def _act(client: SettingsClient, args: argparse.Namespace) -> None:
     servers = client.mcp_servers
-    if args.action == "list":
+    if args.action in registry_commands.ACTIONS:
+        registry_commands.act(client, args, _print_server)
+    elif args.action == "list":
         listing = servers.list()
         if args.json:
             print(listing.model_dump_json())
@@ -159,7 +156,7 @@ def _act(client: SettingsClient, args: argparse.Namespace) -> None:
             ]
             for s in listing.servers
         ]
-        print(_table(rows) if listing.servers else "no MCP servers")
+        print(table(rows) if listing.servers else "no MCP servers")
     elif args.action == "get":
         _print_server(servers.get(args.name, expose=args.expose), args.json)
     elif args.action == "put":

@@ -21,6 +21,7 @@ class Call:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
+    params: dict[str, str] | None = None
 
 
 def conditional(

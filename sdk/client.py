@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from sdk._keys import find_api_key
+from sdk._registries import AsyncConnectors, AsyncRegistries, Connectors, Registries
 from sdk._requests import SERVERS, Call, body, check, conditional, server_path
 from sdk.errors import PreconditionFailed
 from sdk.models import (
@@ -43,7 +44,8 @@ def _settings_patch(agent_settings_diff: Config | None, misc_settings_diff: Conf
 
 
 class SettingsClient:
-    """The settings API, synchronously: `client.settings` and `client.mcp_servers`."""
+    """The settings API, synchronously: `client.settings`, `client.mcp_servers`,
+    `client.registries` and `client.connectors`."""
 
     def __init__(
         self,
@@ -63,9 +65,13 @@ class SettingsClient:
         )
         self.settings = Settings(self._send)
         self.mcp_servers = MCPServers(self._send)
+        self.registries = Registries(self._send)
+        self.connectors = Connectors(self._send)
 
     def _send(self, call: Call) -> httpx.Response:
-        response = self._http.request(call.method, call.path, headers=call.headers, json=call.json)
+        response = self._http.request(
+            call.method, call.path, headers=call.headers, json=call.json, params=call.params
+        )
         return check(response)
 
     def close(self) -> None:
@@ -169,7 +175,7 @@ class MCPServers:
 
 
 class AsyncSettingsClient:
-    """The settings API, asynchronously: `client.settings` and `client.mcp_servers`."""
+    """The settings API, asynchronously: as SettingsClient, each call awaited."""
 
     def __init__(
         self,
@@ -189,10 +195,12 @@ class AsyncSettingsClient:
         )
         self.settings = AsyncSettings(self._send)
         self.mcp_servers = AsyncMCPServers(self._send)
+        self.registries = AsyncRegistries(self._send)
+        self.connectors = AsyncConnectors(self._send)
 
     async def _send(self, call: Call) -> httpx.Response:
         response = await self._http.request(
-            call.method, call.path, headers=call.headers, json=call.json
+            call.method, call.path, headers=call.headers, json=call.json, params=call.params
         )
         return check(response)
 
