@@ -67,6 +67,8 @@ RESPONSE_HEADERS = {
     "Vary": "`X-Expose-Secrets`: the body depends on it.",
 }
 READ_HEADERS = ("Cache-Control", "Vary")
+READS = "registry-reads"
+"""The tag of every operation that reads a registry (it answers 502 / 504 when that fails)."""
 
 
 @dataclass(frozen=True)

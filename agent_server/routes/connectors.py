@@ -16,7 +16,7 @@ from starlette.responses import Response
 from agent_server.context import AppContext, context
 from agent_server.document import mcp_servers
 from agent_server.json_codec import FastJSONResponse
-from agent_server.openapi import Operation, Query, Reply, errors
+from agent_server.openapi import READS, Operation, Query, Reply, errors
 from agent_server.probes import list_tools
 from agent_server.registries.browse import installed_servers, listing_entries
 from agent_server.registries.connectors import (
@@ -201,7 +201,7 @@ _ID = {
         None,
     )
 }
-_TAGS = ("connectors",)
+_TAGS = ("connectors", READS)
 operations = {
     (PREFIX, "GET"): Operation(
         operation_id="list_connectors",

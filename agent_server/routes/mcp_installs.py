@@ -25,7 +25,7 @@ from agent_server.document import (
 )
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse
-from agent_server.openapi import Operation, Reply, errors
+from agent_server.openapi import READS, Operation, Reply, errors
 from agent_server.preconditions import Preconditions
 from agent_server.registries.browse import provenance
 from agent_server.registries.install import (
@@ -202,7 +202,7 @@ operations = {
             412: Reply(ErrorBody, headers=("ETag",)),
             **errors(413, 415, 422, 502, 503, 504),
         },
-        tags=("mcp-registries",),
+        tags=("mcp-registries", READS),
     ),
     (UPGRADE, "POST"): Operation(
         operation_id="upgrade_mcp_server",
@@ -224,6 +224,6 @@ operations = {
             **errors(413, 415, 422, 502, 503, 504),
             428: Reply(ErrorBody, headers=("ETag",)),
         },
-        tags=("mcp-servers",),
+        tags=("mcp-servers", READS),
     ),
 }

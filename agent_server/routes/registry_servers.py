@@ -14,7 +14,7 @@ from starlette.requests import Request
 from agent_server.context import AppContext, context
 from agent_server.document import mcp_servers
 from agent_server.json_codec import FastJSONResponse
-from agent_server.openapi import Operation, Query, Reply, errors
+from agent_server.openapi import READS, Operation, Query, Reply, errors
 from agent_server.registries.browse import (
     detail,
     installed_servers,
@@ -140,7 +140,7 @@ routes = [
 
 ID = {"id": ("The registry's id.", REGISTRY_ID_PATTERN)}
 REGISTRY_ERRORS = errors(400, 401, 404, 409, 502, 503, 504)
-_TAGS = ("mcp-registries",)
+_TAGS = ("mcp-registries", READS)
 operations = {
     (PREFIX + "/servers", "GET"): Operation(
         operation_id="browse_mcp_registry",

@@ -25,6 +25,7 @@ from support import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 MAX_EXAMPLES = 30
+OPERATIONS = 13  # every operation but those that connect to MCP servers or read registries
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -88,6 +89,8 @@ def run_schemathesis(server: ServerProcess, workdir: Path) -> subprocess.Complet
         "10",
         "--exclude-tag",
         "mcp-connections",
+        "--exclude-tag",
+        "registry-reads",  # they would reach the official registry: tests use loopback only
     ]
     return subprocess.run(
         command, cwd=workdir, env=env, capture_output=True, text=True, timeout=240
@@ -115,12 +118,12 @@ def test_schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
     # The run did test every operation it was given, with many cases each.
     tested = re.search(r"Tested:\s+(\d+)", result.stdout)
     generated = re.search(r"(\d+) generated", result.stdout)
-    assert tested is not None and int(tested.group(1)) == 8, report
-    assert generated is not None and int(generated.group(1)) >= 8 * MAX_EXAMPLES, report
+    assert tested is not None and int(tested.group(1)) == OPERATIONS, report
+    assert generated is not None and int(generated.group(1)) >= OPERATIONS * MAX_EXAMPLES, report
 
     # And the server agrees: no 5xx went out, nothing failed inside it.
     log = server.log()
     statuses = re.findall(r'HTTP/1\.[01]" (\d{3})', log)
-    assert len(statuses) >= 8 * MAX_EXAMPLES
+    assert len(statuses) >= OPERATIONS * MAX_EXAMPLES
     assert [s for s in statuses if s.startswith("5")] == [], log[-5000:]
     assert "unhandled" not in log
