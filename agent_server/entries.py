@@ -40,14 +40,11 @@ class EntryCatalog:
         cached = self._etags.get(name)
         if cached is not None and cached[0] is config:
             return cached[1]
-        etag = self.signer.etag(self._etag_subject(name, self.view(config, "plaintext")))
+        etag = self.signer.etag({self.kind: name, "config": self.view(config, "plaintext")})
         if len(self._etags) >= CACHE_LIMIT:
             self._etags.clear()
         self._etags[name] = (config, etag)
         return etag
-
-    def _etag_subject(self, name: str, plaintext: dict[str, Any]) -> dict[str, Any]:
-        return {self.kind: name, "config": plaintext}
 
     def forget(self, name: str) -> None:
         """Drop what is remembered of an entry that was deleted."""

@@ -15,10 +15,14 @@ from starlette.responses import Response
 from agent_server.context import AppContext, context
 from agent_server.document import Document, with_registry
 from agent_server.entries import Source
-from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
 from agent_server.registries.catalog import MANAGED_REGISTRY, resolve_registry
-from agent_server.routes.named import Collection, EntryWrite, entry_response, listing_response
+from agent_server.routes.named import (
+    Collection,
+    entry_response,
+    listing_response,
+    write_entry,
+)
 from agent_server.routes.resource import Resource
 from agent_server.routes.settings import expose_mode
 from sdk.models import (
@@ -96,27 +100,12 @@ async def get_registry(request: Request) -> Response:
 
 
 async def write_registry(request: Request) -> Response:
-    ctx = context(request)
-    write = EntryWrite(Registries(ctx), request, registry_id(request))
-    if request.method != "DELETE":
-        await write.read_body(request)
-    await ctx.store.write(write)
-    if write.result is None:
-        ctx.registries.forget(write.name)
-        return Response(status_code=204)
-    etag = ctx.registries.etag(write.name, write.result)
-    body = RegistryResponse(
-        id=write.name,
-        source="user",
-        etag=etag,
-        config=ctx.registries.view(write.result, "redacted"),
-    )
-    headers = {"ETag": etag}
-    if write.created:
-        headers["Location"] = f"{PREFIX}/{write.name}"
-    return FastJSONResponse(
-        body.model_dump(), status_code=201 if write.created else 200, headers=headers
-    )
+    rid = registry_id(request)
+
+    def body(etag: str, config: dict[str, Any]) -> RegistryResponse:
+        return RegistryResponse(id=rid, source="user", etag=etag, config=config)
+
+    return await write_entry(request, Registries(context(request)), rid, f"{PREFIX}/{rid}", body)
 
 
 routes = [

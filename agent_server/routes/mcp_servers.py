@@ -22,10 +22,14 @@ from agent_server.document import (
     with_server,
 )
 from agent_server.entries import Source
-from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
 from agent_server.registries.install import is_newer
-from agent_server.routes.named import Collection, EntryWrite, entry_response, listing_response
+from agent_server.routes.named import (
+    Collection,
+    entry_response,
+    listing_response,
+    write_entry,
+)
 from agent_server.routes.resource import Resource
 from agent_server.routes.settings import expose_mode
 from agent_server.servers import MANAGED
@@ -124,27 +128,12 @@ async def get_server(request: Request) -> Response:
 
 
 async def write_server(request: Request) -> Response:
-    ctx = context(request)
-    write = EntryWrite(Servers(ctx), request, server_name(request))
-    if request.method != "DELETE":
-        await write.read_body(request)
-    await ctx.store.write(write)
-    if write.result is None:
-        ctx.servers.forget(write.name)
-        return Response(status_code=204)
-    etag = ctx.servers.etag(write.name, write.result)
-    body = MCPServerResponse(
-        name=write.name,
-        source="user",
-        etag=etag,
-        config=ctx.servers.view(write.result, "redacted"),
-    )
-    headers = {"ETag": etag}
-    if write.created:
-        headers["Location"] = f"{PREFIX}/{write.name}"
-    return FastJSONResponse(
-        body.model_dump(), status_code=201 if write.created else 200, headers=headers
-    )
+    name = server_name(request)
+
+    def body(etag: str, config: dict[str, Any]) -> MCPServerResponse:
+        return MCPServerResponse(name=name, source="user", etag=etag, config=config)
+
+    return await write_entry(request, Servers(context(request)), name, f"{PREFIX}/{name}", body)
 
 
 routes = [

@@ -176,3 +176,31 @@ class EntryWrite:
             self.result = stored
             return document
         return collection.with_entry(document, self.name, self.result)
+
+
+async def write_entry(
+    request: Request,
+    collection: Collection,
+    name: str,
+    location: str,
+    body: Callable[[str, dict[str, Any]], BaseModel],
+) -> Response:
+    """A PUT, PATCH or DELETE of one entry: 201 with `location`, 200, or 204.
+
+    `body(etag, redacted config)` makes the answer of a PUT or PATCH.
+    """
+    write = EntryWrite(collection, request, name)
+    if request.method != "DELETE":
+        await write.read_body(request)
+    await collection.ctx.store.write(write)
+    if write.result is None:
+        collection.catalog.forget(name)
+        return Response(status_code=204)
+    etag = collection.catalog.etag(name, write.result)
+    headers = {"ETag": etag}
+    if write.created:
+        headers["Location"] = location
+    answer = body(etag, collection.catalog.view(write.result, "redacted"))
+    return FastJSONResponse(
+        answer.model_dump(), status_code=201 if write.created else 200, headers=headers
+    )
