@@ -10,11 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.fernet import Fernet
 from starlette.testclient import TestClient
 from support import MASK, read_settings, run_cli, settings_bytes
 
-from agent_server import Config
+from agent_server import Config, create_app
+from agent_server.errors import ConfigError
 
 BASE = "/api/settings/mcp-registries"
 PLAINTEXT = {"X-Expose-Secrets": "plaintext"}
@@ -240,3 +242,15 @@ def test_rotate_key_reencrypts_registry_headers(config: Config, client: TestClie
     new = read_settings(config.home)["mcp_registries"]["acme"]["headers"]["Authorization"]
     assert new != old
     assert Fernet(new_key).decrypt(new.encode()).decode() == ACME["headers"]["Authorization"]
+
+
+def test_a_registry_secret_no_key_opens_stops_the_start(config: Config, client: TestClient) -> None:
+    client.put(f"{BASE}/acme", json=ACME)
+    before = settings_bytes(config.home)
+
+    with pytest.raises(ConfigError) as refused:
+        create_app(Config(home=config.home, secret_key=Fernet.generate_key().decode()))
+
+    assert "mcp_registries.acme.headers.Authorization" in str(refused.value)
+    assert TOKEN not in str(refused.value)
+    assert settings_bytes(config.home) == before
