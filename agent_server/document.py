@@ -8,6 +8,7 @@ ten thousand.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -358,8 +359,19 @@ def resolve_server(
     config: Any, stored: dict[str, Any] | None, cipher: SecretCipher
 ) -> dict[str, Any]:
     """A server config ready to store: validated, its secrets resolved against the stored ones."""
+    return resolve_entry(config, stored, cipher, validate_server)
+
+
+def resolve_entry(
+    config: Any,
+    stored: dict[str, Any] | None,
+    cipher: SecretCipher,
+    validate: Callable[[Any], list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """An entry's config (a server's, a registry's) ready to store: without its top-level
+    nulls, validated, its secrets resolved against the stored ones (InvalidSettings)."""
     config = without_nulls(config)
-    errors = validate_server(config)
+    errors = validate(config)
     if errors:
         raise InvalidSettings(errors)
     resolver = SecretResolver(cipher)

@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from agent_server.document import Document, pydantic_field_errors, registries, without_nulls
+from agent_server.document import Document, pydantic_field_errors, registries, resolve_entry
 from agent_server.entries import EntryCatalog, Source, string_or_none
-from agent_server.errors import InvalidSettings, field_error
-from agent_server.secrets import Loc, SecretCipher, SecretResolver
+from agent_server.errors import field_error
+from agent_server.secrets import Loc, SecretCipher
 from sdk.models import RegistryConfig, RegistrySummary
 
 MANAGED_REGISTRY = (
@@ -90,12 +90,4 @@ def resolve_registry(
     config: Any, stored: dict[str, Any] | None, cipher: SecretCipher
 ) -> dict[str, Any]:
     """A registry config ready to store: validated, its header secrets resolved."""
-    config = without_nulls(config)
-    errors = validate_registry(config)
-    if errors:
-        raise InvalidSettings(errors)
-    resolver = SecretResolver(cipher)
-    resolved = resolver.server(config, stored, ())
-    if resolver.errors:
-        raise InvalidSettings(resolver.errors)
-    return resolved
+    return resolve_entry(config, stored, cipher, validate_registry)

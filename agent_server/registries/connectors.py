@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_server.document import server_transport_kind
-from agent_server.entries import Source
+from agent_server.entries import Source, string_or_none
 from agent_server.registries.browse import Installed, connector_id
 from agent_server.registries.plans import Inputs
 from agent_server.registries.schema import RegistryEntry, is_registry_server_name
@@ -62,10 +62,6 @@ def parse_connector_id(value: str) -> tuple[str, str] | str | None:
     return value if is_valid_server_name(value) else None
 
 
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def local_connector(name: str, source: Source, view: dict[str, Any]) -> Connector:
     """The connector of a server here; `view` is its redacted config (a URL's query masked)."""
     stdio = server_transport_kind(view) == "stdio"
@@ -73,10 +69,10 @@ def local_connector(name: str, source: Source, view: dict[str, Any]) -> Connecto
     return Connector(
         id=name,
         source=source,
-        url=None if stdio else _string(view.get("url")),
-        transport="stdio" if stdio else (_string(transport) or "http"),
+        url=None if stdio else string_or_none(view.get("url")),
+        transport="stdio" if stdio else (string_or_none(transport) or "http"),
         title=None,
-        description=_string(view.get("description")),
+        description=string_or_none(view.get("description")),
         installed_as=None,
     )
 

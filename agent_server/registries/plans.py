@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_server.errors import field_error
-from agent_server.registries.schema import Argument, Input, KeyValueInput, Package, ServerJSON
+from agent_server.registries.schema import (
+    Argument,
+    Input,
+    KeyValueInput,
+    Package,
+    Remote,
+    ServerJSON,
+)
 from sdk.models import InstallPlan, PlanInput, is_valid_server_name
 
 PACKAGE_ORDER = ("npm", "pypi", "oci", "nuget")
@@ -170,7 +177,7 @@ def package_config(package: Package, inputs: Inputs) -> dict[str, Any]:
     return config
 
 
-def remote_config(remote: Any, inputs: Inputs) -> dict[str, Any]:
+def remote_config(remote: Remote, inputs: Inputs) -> dict[str, Any]:
     config: dict[str, Any] = {
         "url": inputs.fill(remote.url, remote.variables, "url"),
         "transport": _TRANSPORTS[remote.type],

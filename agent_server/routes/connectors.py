@@ -29,7 +29,7 @@ from agent_server.registries.connectors import (
     registry_connector,
 )
 from agent_server.routes.mcp_connections import TIMEOUT_QUERY, probe_timeout
-from agent_server.routes.mcp_registries import registry_not_found
+from agent_server.routes.mcp_registries import registry_disabled, registry_not_found
 from agent_server.routes.registry_servers import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -73,7 +73,7 @@ def _phases(ctx: AppContext, request: Request) -> list[str]:
     if ctx.registries.find(document, wanted) is None:
         raise registry_not_found(wanted)
     if wanted not in enabled:
-        raise HTTPException(409, f"registry {wanted!r} is disabled; enable it to read it")
+        raise registry_disabled(wanted)
     return [wanted]
 
 

@@ -52,6 +52,10 @@ def registry_not_found(registry_id: str) -> HTTPException:
     return HTTPException(404, f"no registry with id {registry_id!r}")
 
 
+def registry_disabled(registry_id: str) -> HTTPException:
+    return HTTPException(409, f"registry {registry_id!r} is disabled; enable it to read it")
+
+
 class Registries(Collection):
     what = "registry"
     label = "registry"

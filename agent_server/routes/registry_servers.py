@@ -28,7 +28,7 @@ from agent_server.registries.schema import (
     RegistryEntry,
     is_registry_server_name,
 )
-from agent_server.routes.mcp_registries import registry_id, registry_not_found
+from agent_server.routes.mcp_registries import registry_disabled, registry_id, registry_not_found
 from agent_server.routes.resource import Resource
 from sdk.models import REGISTRY_ID_PATTERN, RegistryServerDetail, RegistryServerList
 
@@ -52,7 +52,7 @@ async def read_registry(
         raise registry_not_found(rid)
     config = found[1]
     if config.get("enabled", True) is False:
-        raise HTTPException(409, f"registry {rid!r} is disabled; enable it to read it")
+        raise registry_disabled(rid)
     etag = ctx.registries.etag(rid, config)
     plaintext = ctx.registries.view(config, "plaintext")
     return await ctx.registry_reader.get(rid, etag, plaintext, path, params, fresh=fresh)
