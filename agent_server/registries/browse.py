@@ -72,6 +72,16 @@ def listing_entries(registry_id: str, data: Any) -> tuple[list[RegistryEntry], s
     return entries, next_cursor(data)
 
 
+def listing_page(
+    registry_id: str, data: Any
+) -> tuple[list[RegistryEntry], list[dict[str, Any]], str | None]:
+    """A listing page's entries, their wire summaries (with installed_as null) and the next
+    cursor: what a cached page is turned into once (RegistryReader.derived)."""
+    entries, cursor = listing_entries(registry_id, data)
+    summaries = [summary(registry_id, entry, {}).model_dump() for entry in entries]
+    return entries, summaries, cursor
+
+
 def one_entry(registry_id: str, data: Any) -> RegistryEntry:
     try:
         return parse_entry(data)

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
+import certifi
 import httpx
 
+T = TypeVar("T")
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
 _CACHE_ENTRIES = 1024
 _LATEST_ENTRIES = 100_000
@@ -46,6 +50,14 @@ class RegistryReader:
         self.timeout = timeout
         self._cache: OrderedDict[tuple[str, ...], tuple[float, Any]] = OrderedDict()
         self._latest: dict[tuple[str, str], str] = {}
+        self._tls: ssl.SSLContext | None = None
+        self._derived: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """One TLS context for every request: loading the CA certificates costs ~50 ms."""
+        if self._tls is None:
+            self._tls = ssl.create_default_context(cafile=certifi.where())
+        return self._tls
 
     async def get(
         self,
@@ -88,7 +100,9 @@ class RegistryReader:
         headers = {"Accept": "application/json", **(config.get("headers") or {})}
         try:
             async with (
-                httpx.AsyncClient(follow_redirects=False, timeout=self.timeout) as http,
+                httpx.AsyncClient(
+                    follow_redirects=False, timeout=self.timeout, verify=self._tls_context()
+                ) as http,
                 http.stream("GET", url, params=params, headers=headers) as response,
             ):
                 if response.status_code == 404:
@@ -118,6 +132,25 @@ class RegistryReader:
             raise RegistryFailed(
                 502, f"registry {registry_id!r} answered something that is not JSON"
             ) from None
+
+    def derived(self, data: Any, make: Callable[[Any], T]) -> T:
+        """`make(data)` for an answer `get` gave, remembered as long as the answer is: a cached
+        page is validated and summarized once, not on every read.
+
+        Keyed by the answer object, which the memo holds, so its id is never reused meanwhile;
+        `make` must be the same function of the answer for every caller.
+        """
+        found = self._derived.get(id(data))
+        if found is not None and found[0] is data:
+            self._derived.move_to_end(id(data))
+            result: T = found[1]
+            return result
+        result = make(data)
+        if self.ttl > 0:
+            self._derived[id(data)] = (data, result)
+            while len(self._derived) > _CACHE_ENTRIES:
+                self._derived.popitem(last=False)
+        return result
 
     def remember_latest(self, registry_id: str, server: str, version: str) -> None:
         """Note a server's latest version as a registry gave it (for update_available)."""

@@ -15,13 +15,7 @@ from agent_server.context import AppContext, context
 from agent_server.document import mcp_servers
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import READS, Operation, Query, Reply, errors
-from agent_server.registries.browse import (
-    detail,
-    installed_servers,
-    listing_entries,
-    one_entry,
-    summary,
-)
+from agent_server.registries.browse import detail, installed_servers, listing_page, one_entry
 from agent_server.registries.client import RegistryNotFound, versions_path
 from agent_server.registries.schema import (
     SERVER_NAME_PATTERN,
@@ -104,14 +98,16 @@ async def browse(request: Request) -> FastJSONResponse:
         raise HTTPException(
             502, f"registry {rid!r} has no /v0.1/servers: is its URL right?"
         ) from None
-    entries, cursor = listing_entries(rid, data)
-    installed = installed_servers(mcp_servers(ctx.store.read()))
-    for entry in entries:
-        ctx.registry_reader.remember_latest(rid, entry.server.name, entry.server.version)
-    body = RegistryServerList(
-        servers=[summary(rid, entry, installed) for entry in entries], next_cursor=cursor
+    entries, summaries, cursor = ctx.registry_reader.derived(
+        data, lambda answer: listing_page(rid, answer)
     )
-    return FastJSONResponse(body.model_dump())
+    installed = installed_servers(mcp_servers(ctx.store.read()))
+    servers = []
+    for entry, found in zip(entries, summaries, strict=True):
+        ctx.registry_reader.remember_latest(rid, entry.server.name, entry.server.version)
+        name = installed.get((rid, entry.server.name))
+        servers.append(found if name is None else {**found, "installed_as": name})
+    return FastJSONResponse({"servers": servers, "next_cursor": cursor})
 
 
 def server_name(request: Request) -> str:
