@@ -21,7 +21,7 @@ from typing import IO
 import httpx
 import psutil
 
-from bench.seed import SECRET_KEY
+from bench.seed import SECRET_KEY, SESSION_KEY
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
@@ -50,6 +50,7 @@ def free_port() -> int:
 def server_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
     env["AGENT_SERVER_SECRET_KEY"] = SECRET_KEY
+    env["AGENT_SERVER_SESSION_API_KEYS"] = SESSION_KEY
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     return env
 
@@ -144,3 +145,9 @@ def start_bare_app(body_file: Path, etag: str, log_dir: Path) -> ServerProcess:
     args = ["-m", "bench.bare_app", "--body-file", str(body_file), "--etag", etag]
     args += ["--log-level", "info"]
     return ServerProcess("bare-starlette", args, log_dir, "/health").wait_ready()
+
+
+def start_registry_app(log_dir: Path) -> ServerProcess:
+    """The bench's registry (bench/registry_app.py), for browsing and installs."""
+    args = ["-m", "bench.registry_app", "--log-level", "warning"]
+    return ServerProcess("registry", args, log_dir, "/health").wait_ready()

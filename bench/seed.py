@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 # tokens; it protects nothing.
 SECRET_KEY = "YWdlbnQtc2VydmVyLWJlbmNoLWZpeGVkLWtleS12MSE="
 ENV_KEYS = ("A", "B", "C")
+SESSION_KEY = "bench-session-key-protects-nothing"  # sent by every bench client (admin scope)
 
 
 def server_name(index: int) -> str:
