@@ -61,7 +61,7 @@ async def read_server(
     except RegistryNotFound:
         which = "" if version == "latest" else f" at version {version!r}"
         raise HTTPException(404, f"registry {rid!r} has no server {server!r}{which}") from None
-    entry = one_entry(rid, data)
+    entry = ctx.registry_reader.derived(data, lambda answer: one_entry(rid, answer))
     if entry.server.name != server:
         raise HTTPException(502, f"registry {rid!r} answered with another server than asked")
     if version == "latest":
