@@ -22,6 +22,7 @@ import httpx
 T = TypeVar("T")
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
 _CACHE_ENTRIES = 1024
+_CACHE_BYTES = 32 * 1024 * 1024  # of answers as received; a registry sets their size, not us
 _LATEST_ENTRIES = 100_000
 
 
@@ -48,10 +49,11 @@ class RegistryReader:
     def __init__(self, ttl: float, timeout: float) -> None:
         self.ttl = ttl
         self.timeout = timeout
-        self._cache: OrderedDict[tuple[str, ...], tuple[float, Any]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, ...], tuple[float, Any, int]] = OrderedDict()
+        self._cached_bytes = 0
         self._latest: dict[tuple[str, str], str] = {}
         self._tls: ssl.SSLContext | None = None
-        self._derived: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
+        self._derived: dict[int, tuple[Any, Any]] = {}
 
     def _tls_context(self) -> ssl.SSLContext:
         """One TLS context for every request: loading the CA certificates costs ~50 ms."""
@@ -81,21 +83,30 @@ class RegistryReader:
             return cached[1]
         try:
             async with asyncio.timeout(self.timeout):
-                data = await self._fetch(registry_id, config, path, dict(query))
+                data, size = await self._fetch(registry_id, config, path, dict(query))
         except TimeoutError:
             raise RegistryFailed(
                 504, f"registry {registry_id!r} did not answer within {self.timeout:g} s"
             ) from None
-        if self.ttl > 0:
-            self._cache[key] = (time.monotonic() + self.ttl, data)
-            self._cache.move_to_end(key)
-            while len(self._cache) > _CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+        self._drop(key)
+        if self.ttl > 0 and size <= _CACHE_BYTES:
+            self._cache[key] = (time.monotonic() + self.ttl, data, size)
+            self._cached_bytes += size
+            while len(self._cache) > _CACHE_ENTRIES or self._cached_bytes > _CACHE_BYTES:
+                self._drop(next(iter(self._cache)))
         return data
+
+    def _drop(self, key: tuple[str, ...]) -> None:
+        """Forget one cached answer and what was derived from it."""
+        found = self._cache.pop(key, None)
+        if found is not None:
+            self._cached_bytes -= found[2]
+            self._derived.pop(id(found[1]), None)
 
     async def _fetch(
         self, registry_id: str, config: dict[str, Any], path: str, params: dict[str, str]
-    ) -> Any:
+    ) -> tuple[Any, int]:
+        """The decoded answer and its size in bytes."""
         url = config["url"].rstrip("/") + path
         headers = {"Accept": "application/json", **(config.get("headers") or {})}
         try:
@@ -127,29 +138,26 @@ class RegistryReader:
                 502, f"cannot read registry {registry_id!r} ({type(exc).__name__})"
             ) from None
         try:
-            return json.loads(body)
+            return json.loads(body), len(body)
         except (ValueError, RecursionError):
             raise RegistryFailed(
                 502, f"registry {registry_id!r} answered something that is not JSON"
             ) from None
 
     def derived(self, data: Any, make: Callable[[Any], T]) -> T:
-        """`make(data)` for an answer `get` gave, remembered as long as the answer is: a cached
-        page is validated and summarized once, not on every read.
+        """`make(data)` for an answer `get` gave, remembered while the answer is cached: a
+        cached page is validated and summarized once, not on every read.
 
         Keyed by the answer object, which the memo holds, so its id is never reused meanwhile;
         `make` must be the same function of the answer for every caller.
         """
         found = self._derived.get(id(data))
         if found is not None and found[0] is data:
-            self._derived.move_to_end(id(data))
             result: T = found[1]
             return result
         result = make(data)
-        if self.ttl > 0:
+        if any(entry[1] is data for entry in self._cache.values()):
             self._derived[id(data)] = (data, result)
-            while len(self._derived) > _CACHE_ENTRIES:
-                self._derived.popitem(last=False)
         return result
 
     def remember_latest(self, registry_id: str, server: str, version: str) -> None:
