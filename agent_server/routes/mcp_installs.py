@@ -118,11 +118,9 @@ async def install(request: Request) -> Response:
 
 
 async def _upgrade_request(request: Request) -> UpgradeRequest:
-    body = await request.body()
-    if not body.strip():
-        return UpgradeRequest()
+    """The optional body of an upgrade: bounded as every body, empty meaning no new inputs."""
     try:
-        return UpgradeRequest.model_validate(await read_json_object(request))
+        return UpgradeRequest.model_validate(await read_json_object(request, optional=True))
     except ValidationError as exc:
         raise InvalidSettings(pydantic_field_errors(exc, ())) from None
 

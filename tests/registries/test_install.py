@@ -302,3 +302,20 @@ def test_secret_inputs_never_appear_in_answers(client: TestClient) -> None:
     assert response.json()["config"]["env"]["FILES_TOKEN"] == MASK
     for text in (response.text, client.get(SERVERS).text, json.dumps(dict(response.headers))):
         assert FILES_TOKEN not in text
+
+
+def test_an_upgrade_body_is_bounded_like_every_body(client: TestClient) -> None:
+    installed(client, {"server": "io.example/nuget-sample"})
+
+    too_big = client.post(
+        f"{SERVERS}/nuget-sample/upgrade",
+        content=b'{"inputs": {"a": "' + b"x" * (1024 * 1024) + b'"}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert too_big.status_code == 413
+    not_an_object = client.post(
+        f"{SERVERS}/nuget-sample/upgrade",
+        content=b"[1]",
+        headers={"Content-Type": "application/json"},
+    )
+    assert not_an_object.status_code == 400
