@@ -17,18 +17,21 @@ from agent_server.config import (
     ENV_SECRET_KEY,
     Config,
     check_max_probes,
+    check_registry_times,
     load_cipher,
     load_session_keys,
 )
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
-from agent_server.managed import load_managed_servers
+from agent_server.managed import Managed, load_managed
 from agent_server.migrations import seal_url_queries
 from agent_server.openapi import build_openapi
 from agent_server.preconditions import ETagSigner, load_etag_key
 from agent_server.probes import ProbeLimiter, ToolCache
+from agent_server.registries.catalog import RegistryCatalog
+from agent_server.registries.client import RegistryFailed, RegistryReader
 from agent_server.routes import operations, routes
-from agent_server.secrets import SecretCipher, agent_secret_values
+from agent_server.secrets import SecretCipher, document_secret_values
 from agent_server.security.guard import GuardRules, RequestGuard
 from agent_server.security.headers import SecurityHeaders
 from agent_server.security.home import prepare_home
@@ -51,14 +54,14 @@ def check_secrets(store: SettingsStore, cipher: SecretCipher) -> None:
         return  # served as 503 until the file is fixed; the store has logged the path
     failed = [
         ".".join(str(part) for part in loc)
-        for loc, token in agent_secret_values(document["agent_settings"])
+        for loc, token in document_secret_values(document)
         if cipher.open(token) is None
     ]
     if failed:
         shown = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
         raise ConfigError(
             f"{store.path} holds {len(failed)} secret(s) that no configured key can decrypt "
-            f"(at agent_settings.{shown}). Set {ENV_SECRET_KEY} to the key they were written "
+            f"(at {shown}). Set {ENV_SECRET_KEY} to the key they were written "
             f"with, or add that key to {ENV_PREVIOUS_KEYS}. The file was not changed."
         )
 
@@ -74,6 +77,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidSettings)
     return JSONResponse(ValidationErrorBody(detail=exc.errors).model_dump(), status_code=422)
+
+
+async def _registry_failed(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RegistryFailed)
+    return JSONResponse(ErrorBody(detail=exc.detail).model_dump(), status_code=exc.status)
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
@@ -123,16 +131,19 @@ class InternalErrorMiddleware:
 def create_app(config: Config) -> Starlette:
     """Build the app; ConfigError when it must not start (bad key, undecryptable secrets)."""
     check_max_probes(config)
+    check_registry_times(config)
     prepare_home(config.home)
     cipher = load_cipher(config)
     store = SettingsStore(config.home)
     store.remove_stale_temp_files()
     seal_url_queries(store, cipher)
     check_secrets(store, cipher)
-    managed = {}
+    managed = Managed()
     if config.managed_config is not None:
-        managed = load_managed_servers(config.managed_config, cipher, os.environ)
-    servers = ServerCatalog(ETagSigner(load_etag_key(config.home)), cipher, managed)
+        managed = load_managed(config.managed_config, cipher, os.environ)
+    signer = ETagSigner(load_etag_key(config.home))
+    servers = ServerCatalog(signer, cipher, managed.servers)
+    registries = RegistryCatalog(signer, cipher, managed.registries)
     session_keys = load_session_keys(config)
     if session_keys is None:
         log.warning(
@@ -158,6 +169,7 @@ def create_app(config: Config) -> Starlette:
             InvalidSettings: _invalid,
             StoreUnavailable: _unavailable,
             SecretUnavailable: _unavailable,
+            RegistryFailed: _registry_failed,
         },
     )
     app.state.openapi = build_openapi(app.routes, operations)
@@ -166,9 +178,11 @@ def create_app(config: Config) -> Starlette:
         store=store,
         cipher=cipher,
         servers=servers,
+        registries=registries,
         tools=ToolCache(),
         probes=ProbeLimiter(config.max_probes),
         session_keys=session_keys,
+        registry_reader=RegistryReader(config.registry_ttl, config.registry_timeout),
     )
     return app
 

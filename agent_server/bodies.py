@@ -54,8 +54,9 @@ def _check_values(value: Any) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object: 413 over 1 MiB, 400 when malformed.
+async def read_json_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
+    """The body as a JSON object: 413 over 1 MiB, 400 when malformed; `optional` reads an empty
+    body as {}.
 
     Its media type was checked before any route ran (agent_server.security.guard: 415).
     """
@@ -75,6 +76,8 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise HTTPException(400, "the body is not valid UTF-8") from None
     if not text.strip():
+        if optional:
+            return {}
         raise HTTPException(400, "the body is empty; send a JSON object")
     try:
         value = json.loads(text, parse_constant=_reject_constant)

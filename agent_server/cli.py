@@ -27,9 +27,9 @@ from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
 from agent_server.migrations import seal_url_queries
 from agent_server.secrets import (
     SecretCipher,
-    agent_secret_values,
+    document_secret_values,
     generate_key,
-    map_agent_secrets,
+    map_document_secrets,
 )
 from agent_server.security.guard import host_name
 from agent_server.security.home import prepare_home
@@ -83,6 +83,10 @@ def serve(args: argparse.Namespace) -> int:
         overrides["allowed_origins"] = split_list(args.allowed_origins)
     if args.max_probes is not None:
         overrides["max_probes"] = args.max_probes
+    if args.registry_ttl is not None:
+        overrides["registry_ttl"] = args.registry_ttl
+    if args.registry_timeout is not None:
+        overrides["registry_timeout"] = args.registry_timeout
     config = dataclasses.replace(config, **overrides)
     if config.no_auth and not is_loopback(args.host) and not args.insecure:
         raise ConfigError(
@@ -150,12 +154,11 @@ def rotate_key(args: argparse.Namespace) -> int:
         return new.encrypt(old.decrypt(token))
 
     def rotate(document: dict[str, Any]) -> dict[str, Any]:
-        agent = map_agent_secrets(document["agent_settings"], reencrypt)
-        return {**document, "agent_settings": agent}
+        return map_document_secrets(document, reencrypt)
 
     try:
         # Every token must open before anything is written, the key file included.
-        for _loc, token in agent_secret_values(store.read()["agent_settings"]):
+        for _loc, token in document_secret_values(store.read()):
             old.decrypt(token)
         if config.secret_key is None:
             # The key file learns the new key first (keeping the old ones), so a crash between
@@ -191,7 +194,7 @@ def _retire(
         with store.locked():
             stale = [
                 loc
-                for loc, token in agent_secret_values(store.read()["agent_settings"])
+                for loc, token in document_secret_values(store.read())
                 if not cipher.is_current(token)
             ]
             if stale:
@@ -261,6 +264,18 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         help="MCP connections open at once for live checks, in each worker "
         "(env AGENT_SERVER_MAX_PROBES; default 8)",
+    )
+    run.add_argument(
+        "--registry-ttl",
+        type=float,
+        help="seconds a registry's answers are cached (env AGENT_SERVER_REGISTRY_TTL; "
+        "default 300; 0 turns the cache off)",
+    )
+    run.add_argument(
+        "--registry-timeout",
+        type=float,
+        help="seconds a registry has to answer, at most 120 (env AGENT_SERVER_REGISTRY_TIMEOUT; "
+        "default 10)",
     )
     run.add_argument("--log-level", default="info")
     run.set_defaults(func=serve)

@@ -38,6 +38,10 @@ ENV_ALLOWED_ORIGINS = "AGENT_SERVER_ALLOWED_ORIGINS"
 ENV_BIND_HOST = "AGENT_SERVER_BIND_HOST"  # set by `serve` for its worker processes
 ENV_MAX_PROBES = "AGENT_SERVER_MAX_PROBES"
 DEFAULT_MAX_PROBES = 8
+ENV_REGISTRY_TTL = "AGENT_SERVER_REGISTRY_TTL"
+ENV_REGISTRY_TIMEOUT = "AGENT_SERVER_REGISTRY_TIMEOUT"
+DEFAULT_REGISTRY_TTL = 300.0
+DEFAULT_REGISTRY_TIMEOUT = 10.0
 
 
 def split_list(value: str | None) -> tuple[str, ...]:
@@ -57,6 +61,15 @@ def _count(value: str | None, default: int) -> int:
         return 0  # refused with the same message as any other count below 1
 
 
+def _seconds(value: str | None, default: float) -> float:
+    if not (value or "").strip():
+        return default
+    try:
+        return float(value or "")
+    except ValueError:
+        return -1.0  # refused by check_registry_times with the rule
+
+
 @dataclass(frozen=True)
 class Config:
     home: Path
@@ -70,6 +83,8 @@ class Config:
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     max_probes: int = DEFAULT_MAX_PROBES
+    registry_ttl: float = DEFAULT_REGISTRY_TTL
+    registry_timeout: float = DEFAULT_REGISTRY_TIMEOUT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
@@ -86,6 +101,8 @@ class Config:
             allowed_hosts=split_list(env.get(ENV_ALLOWED_HOSTS)),
             allowed_origins=split_list(env.get(ENV_ALLOWED_ORIGINS)),
             max_probes=_count(env.get(ENV_MAX_PROBES), DEFAULT_MAX_PROBES),
+            registry_ttl=_seconds(env.get(ENV_REGISTRY_TTL), DEFAULT_REGISTRY_TTL),
+            registry_timeout=_seconds(env.get(ENV_REGISTRY_TIMEOUT), DEFAULT_REGISTRY_TIMEOUT),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -101,6 +118,8 @@ class Config:
             ENV_ALLOWED_HOSTS: ",".join(self.allowed_hosts),
             ENV_ALLOWED_ORIGINS: ",".join(self.allowed_origins),
             ENV_MAX_PROBES: str(self.max_probes),
+            ENV_REGISTRY_TTL: repr(self.registry_ttl),
+            ENV_REGISTRY_TIMEOUT: repr(self.registry_timeout),
         }
         if self.secret_key:
             env[ENV_SECRET_KEY] = self.secret_key
@@ -112,6 +131,19 @@ def check_max_probes(config: Config) -> None:
         raise ConfigError(
             f"the probe limit ({ENV_MAX_PROBES} or --max-probes) is a whole number of "
             "MCP connections, at least 1"
+        )
+
+
+def check_registry_times(config: Config) -> None:
+    if not config.registry_ttl >= 0:
+        raise ConfigError(
+            f"the registry cache time ({ENV_REGISTRY_TTL} or --registry-ttl) is a number of "
+            "seconds, 0 or more (0 turns the cache off)"
+        )
+    if not 0 < config.registry_timeout <= 120:
+        raise ConfigError(
+            f"the registry timeout ({ENV_REGISTRY_TIMEOUT} or --registry-timeout) is a number "
+            "of seconds above 0 and at most 120"
         )
 
 

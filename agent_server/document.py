@@ -8,6 +8,7 @@ ten thousand.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +27,12 @@ from sdk.models import (
     is_valid_server_name,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 has no registries; its first write makes it version 2
+OFFICIAL_REGISTRY = {
+    "url": "https://registry.modelcontextprotocol.io",
+    "title": "Official MCP Registry",
+}
 AGENT_KINDS = ("openhands", "acp")
 _REMOTE_TRANSPORTS = ("http", "streamable-http", "sse")
 
@@ -48,7 +54,29 @@ def default_document() -> Document:
         "schema_version": SCHEMA_VERSION,
         "agent_settings": default_agent_settings(),
         "misc_settings": {},
+        "mcp_registries": default_registries(),
     }
+
+
+def default_registries() -> dict[str, Any]:
+    """What a document without registries starts with: the official MCP Registry."""
+    return {"official": dict(OFFICIAL_REGISTRY)}
+
+
+def registries(document: Document) -> dict[str, Any]:
+    """The stored registries by id."""
+    found: dict[str, Any] = document["mcp_registries"]
+    return found
+
+
+def with_registry(document: Document, registry_id: str, config: dict[str, Any] | None) -> Document:
+    """The document with one registry set (or removed, for None); the rest shared as it was."""
+    found = dict(registries(document))
+    if config is None:
+        found.pop(registry_id, None)
+    else:
+        found[registry_id] = config
+    return {**document, "mcp_registries": found}
 
 
 def agent_kind(agent: dict[str, Any]) -> str:
@@ -341,8 +369,19 @@ def resolve_server(
     config: Any, stored: dict[str, Any] | None, cipher: SecretCipher
 ) -> dict[str, Any]:
     """A server config ready to store: validated, its secrets resolved against the stored ones."""
+    return resolve_entry(config, stored, cipher, validate_server)
+
+
+def resolve_entry(
+    config: Any,
+    stored: dict[str, Any] | None,
+    cipher: SecretCipher,
+    validate: Callable[[Any], list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """An entry's config (a server's, a registry's) ready to store: without its top-level
+    nulls, validated, its secrets resolved against the stored ones (InvalidSettings)."""
     config = without_nulls(config)
-    errors = validate_server(config)
+    errors = validate(config)
     if errors:
         raise InvalidSettings(errors)
     resolver = SecretResolver(cipher)

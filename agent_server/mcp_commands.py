@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from agent_server import mcp_file_commands
+from agent_server import mcp_file_commands, registry_commands
 from agent_server.terminal import UsageError, table
 from sdk import (
     BadRequest,
@@ -23,6 +23,8 @@ from sdk import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    RegistryTimeout,
+    RegistryUnavailable,
     SettingsAPIError,
     SettingsClient,
     Unauthorized,
@@ -43,6 +45,8 @@ EXIT_CODES: list[tuple[type[SettingsAPIError], int]] = [
     (PreconditionFailed, 15),
     (ValidationFailed, 16),
     (PreconditionRequired, 17),
+    (RegistryUnavailable, 18),
+    (RegistryTimeout, 19),
 ]
 EXIT_HELP = "\n".join(
     [
@@ -76,7 +80,8 @@ def add_parser(commands: Any) -> None:
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
     mcp = commands.add_parser(
         "mcp",
-        help="list and edit MCP servers on a running server; import and export client configs",
+        help="list and edit MCP servers and registries on a running server; import and export "
+        "client configs",
         epilog=EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -110,6 +115,7 @@ def add_parser(commands: Any) -> None:
     for sub in (put, patch, delete, enable, disable):
         sub.add_argument("--if-match", help="the ETag you last read")
     mcp_file_commands.add_actions(action)
+    registry_commands.add_actions(action, actions, common)
     mcp.set_defaults(func=run)
 
 
@@ -133,7 +139,9 @@ def _print_server(server: MCPServerResponse, as_json: bool) -> None:
 
 def _act(client: SettingsClient, args: argparse.Namespace) -> None:
     servers = client.mcp_servers
-    if args.action == "list":
+    if args.action in registry_commands.ACTIONS:
+        registry_commands.act(client, args, _print_server)
+    elif args.action == "list":
         listing = servers.list()
         if args.json:
             print(listing.model_dump_json())

@@ -7,6 +7,7 @@ the app's routes and refuses a route that has none, so the document cannot drift
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +16,9 @@ from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute, Route
 
 from agent_server.security.session_keys import KeyScope
-from sdk.models import ErrorBody, ValidationErrorBody
+from sdk.models import SERVER_NAME_PATTERN, ErrorBody, ValidationErrorBody
 
+_CONVERTOR = re.compile(r"\{(\w+):\w+\}")
 SchemaRef = type[BaseModel] | tuple[type[BaseModel], ...] | dict[str, Any]
 """A model, one of several models (oneOf), or a literal JSON schema."""
 
@@ -28,15 +30,17 @@ STATUS_TEXT = {
     304: "Not Modified: the representation matches If-None-Match",
     400: "Bad request: the detail says what to fix",
     401: "Missing or wrong X-Session-API-Key",
-    403: "The server is managed by the administrator's configuration",
+    403: "Managed by the administrator's configuration: read-only through the API",
     404: "Not found",
-    409: "MCP servers need the openhands agent kind",
+    409: "Conflict: the detail says with what (the agent kind, a disabled server or registry)",
     412: "Precondition failed: the ETag header carries the current ETag when the server exists",
     413: "The body is larger than 1 MiB",
     415: "The body must be JSON (Content-Type: application/json)",
     422: "Invalid fields: the detail lists each field's location and message",
     428: "Precondition required: send If-Match or If-None-Match",
+    502: "The registry failed: it answered an error, or something that is not its API",
     503: "settings.json is unusable, or a stored secret cannot be decrypted",
+    504: "The registry did not answer within --registry-timeout",
 }
 
 HEADERS = {
@@ -65,6 +69,8 @@ RESPONSE_HEADERS = {
     "Content-Disposition": "`attachment` with the file name the client uses.",
 }
 READ_HEADERS = ("Cache-Control", "Vary")
+READS = "registry-reads"
+"""The tag of every operation that reads a registry (it answers 502 / 504 when that fails)."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,9 @@ class Operation:
     tags: tuple[str, ...] = ()
     secured: bool = True
     scope: KeyScope = "read"
-    path_params: dict[str, str] = field(default_factory=dict)
+    path_params: dict[str, str | tuple[str, str | None]] = field(default_factory=dict)
+    """Each path parameter's description; (description, pattern) where it is not a server
+    name, with pattern None for any string."""
     query_params: dict[str, Query] = field(default_factory=dict)
 
 
@@ -150,6 +158,17 @@ def _omittable(schema: dict[str, Any]) -> None:
             )
 
 
+def _path_param(name: str, spec: str | tuple[str, str | None]) -> dict[str, Any]:
+    text, pattern = (spec, SERVER_NAME_PATTERN) if isinstance(spec, str) else spec
+    schema = {"type": "string"} if pattern is None else {"type": "string", "pattern": pattern}
+    return {"name": name, "in": "path", "required": True, "description": text, "schema": schema}
+
+
+def openapi_path(path: str) -> str:
+    """A route's path as OpenAPI writes it: `{name:path}` is `{name}`."""
+    return _CONVERTOR.sub(r"{\1}", path)
+
+
 def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
     out: dict[str, Any] = {
         "operationId": op.operation_id,
@@ -158,16 +177,7 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
     }
     if op.tags:
         out["tags"] = list(op.tags)
-    parameters = [
-        {
-            "name": name,
-            "in": "path",
-            "required": True,
-            "description": text,
-            "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.@:-]{1,128}$"},
-        }
-        for name, text in op.path_params.items()
-    ]
+    parameters = [_path_param(name, spec) for name, spec in op.path_params.items()]
     parameters += [
         {
             "name": name,
@@ -237,7 +247,7 @@ def build_openapi(
             op = operations.get((route.path, method))
             if op is None:
                 raise LookupError(f"{method} {route.path} has no OpenAPI operation")
-            paths.setdefault(route.path, {})[method.lower()] = _operation(op, schemas)
+            paths.setdefault(openapi_path(route.path), {})[method.lower()] = _operation(op, schemas)
     return {
         "openapi": "3.1.0",
         "info": {

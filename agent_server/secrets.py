@@ -191,15 +191,30 @@ def map_agent_secrets(agent: dict[str, Any], fn: SecretFn) -> dict[str, Any]:
     return out
 
 
-def agent_secret_values(agent: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
-    """(loc, value) of every secret in agent settings."""
+def map_document_secrets(document: dict[str, Any], fn: SecretFn) -> dict[str, Any]:
+    """A copy of a document with every secret mapped: agent settings and registries' headers.
+
+    Locs start with the section: ("agent_settings", ...) or ("mcp_registries", id, ...).
+    """
+    agent = map_agent_secrets(
+        document["agent_settings"], lambda loc, value: fn(("agent_settings", *loc), value)
+    )
+    registries = {
+        rid: map_server_secrets(registry, fn, ("mcp_registries", rid))
+        for rid, registry in document["mcp_registries"].items()
+    }
+    return {**document, "agent_settings": agent, "mcp_registries": registries}
+
+
+def document_secret_values(document: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """(loc, value) of every secret in a document."""
     found: list[tuple[Loc, str]] = []
 
     def collect(loc: Loc, value: str) -> str:
         found.append((loc, value))
         return value
 
-    map_agent_secrets(agent, collect)
+    map_document_secrets(document, collect)
     return iter(found)
 
 

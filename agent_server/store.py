@@ -24,7 +24,13 @@ from typing import Any
 from filelock import FileLock, Timeout
 from starlette.concurrency import run_in_threadpool
 
-from agent_server.document import SCHEMA_VERSION, Document, default_document
+from agent_server.document import (
+    READABLE_VERSIONS,
+    SCHEMA_VERSION,
+    Document,
+    default_document,
+    default_registries,
+)
 from agent_server.errors import StoreUnavailable
 from agent_server.json_codec import dumps
 
@@ -104,19 +110,32 @@ def _stamp(st: os.stat_result) -> _Stamp:
 
 
 def _check_document(value: Any) -> Document:
-    """The top-level shape of a settings document, with defaults for missing sections."""
+    """The top-level shape of a settings document, with defaults for missing sections.
+
+    A version 1 document (from before registries) reads as version 2 with the default
+    registries, so its first write upgrades the file; every other top-level key is kept.
+    """
     if not isinstance(value, dict):
         raise ValueError("it is not a JSON object")
     version = value.get("schema_version", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION:
-        raise ValueError(f"its schema_version is {version!r}; this server reads {SCHEMA_VERSION}")
-    document = default_document()
-    for section in ("agent_settings", "misc_settings"):
+    if version not in READABLE_VERSIONS:
+        readable = " or ".join(map(str, READABLE_VERSIONS))
+        raise ValueError(f"its schema_version is {version!r}; this server reads {readable}")
+    document = {**value, **default_document()}
+    sections = ["agent_settings", "misc_settings"]
+    if version == SCHEMA_VERSION:
+        sections.append("mcp_registries")
+    else:
+        document["mcp_registries"] = default_registries()
+    for section in sections:
         if section in value:
             if not isinstance(value[section], dict):
                 raise ValueError(f"its {section} is not a JSON object")
             document[section] = value[section]
     _check_servers(document["agent_settings"])
+    for registry_id, registry in document["mcp_registries"].items():
+        if not isinstance(registry, dict):
+            raise ValueError(f"its registry {registry_id!r} is not a JSON object")
     return document
 
 

@@ -40,7 +40,7 @@ class Phase:
     requests: int  # the most it sends, over all threads
     max_seconds: float  # it stops sending after this long...
     min_requests: int  # ...once it has sent at least this many
-    expect: tuple[int, ...] = (200,)
+    expect: tuple[int, ...] = (200, 201)  # 201: an install creates its server
     warmup: int = 3  # untimed requests per thread
 
 

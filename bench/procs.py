@@ -145,3 +145,9 @@ def start_bare_app(body_file: Path, etag: str, log_dir: Path) -> ServerProcess:
     args = ["-m", "bench.bare_app", "--body-file", str(body_file), "--etag", etag]
     args += ["--log-level", "info"]
     return ServerProcess("bare-starlette", args, log_dir, "/health").wait_ready()
+
+
+def start_registry_app(log_dir: Path) -> ServerProcess:
+    """The bench's registry (bench/registry_app.py), for browsing and installs."""
+    args = ["-m", "bench.registry_app", "--log-level", "warning"]
+    return ServerProcess("registry", args, log_dir, "/health").wait_ready()

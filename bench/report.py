@@ -24,6 +24,12 @@ from bench.stats import ratio
 THROUGHPUT_TARGET = 0.7  # GET one server req/s >= 0.7 x bare Starlette req/s
 WRITE_TARGET = 2.0  # one-server write median <= 2 x (bare median + durable write median)
 WRITE_TARGET_OPS = ("put_one", "patch_env")
+# (operation, the operation it is measured against, at most this many times its median, and
+# the document size it applies to, None for every size)
+RELATIVE_TARGETS = (
+    ("browse", "list", 2.0, 100),  # a cached page of 100 vs the list of 100 servers
+    ("install", "put_one", 2.0, None),  # an install vs a PUT of the same config
+)
 LABELS = {name: label for name, label, _make, _kind in OPERATIONS}
 KINDS = {name: kind for name, _label, _make, kind in OPERATIONS}
 FIGURES = ("median_ms", "p95_ms", "rps", "server_cpu_ms_per_req")
@@ -107,6 +113,22 @@ def _targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                         f"{r['floors']['write_floor']['median_ms']:.2f} ms floor"
                     ),
                     "pass": measured <= WRITE_TARGET,
+                }
+            )
+        for op, base, most, only in RELATIVE_TARGETS:
+            if only is not None and size != only:
+                continue
+            figures, against = r["operations"][op], r["operations"][base]
+            measured = ratio(figures["median_ms"], against["median_ms"])
+            targets.append(
+                {
+                    "id": f"{op}_vs_{base}",
+                    "label": f"{LABELS[op]} median <= {most} x {LABELS[base]}",
+                    "size": size,
+                    "measured": measured,
+                    "threshold": most,
+                    "detail": f"{figures['median_ms']:.2f} ms vs {against['median_ms']:.2f} ms",
+                    "pass": measured <= most,
                 }
             )
         for workers, w in r["writers"].items():

@@ -18,15 +18,13 @@ from math import ceil
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench import report
 from bench.floors import durable_summary, durable_write_round
-from bench.load import LoadResult, Phase, RequestFactory, run_phase
+from bench.load import LoadResult, Phase, RequestFactory, new_client, run_phase
 from bench.machine import machine_info
-from bench.procs import ServerProcess, start_agent_server, start_bare_app
-from bench.scenarios import OPERATIONS, get_one, one_path, run_writers
-from bench.seed import SESSION_HEADERS, write_settings
+from bench.procs import ServerProcess, start_agent_server, start_bare_app, start_registry_app
+from bench.scenarios import OPERATIONS, REGISTRY, get_one, one_path, run_writers
+from bench.seed import write_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -101,10 +99,16 @@ def _brief(name: str, figures: dict[str, Any]) -> str:
 
 
 def fetch_one(server: ServerProcess, index: int) -> tuple[bytes, str]:
-    with httpx.Client(base_url=server.url, headers=SESSION_HEADERS) as client:
+    with new_client(server.url) as client:
         response = client.get(one_path(index))
         response.raise_for_status()
         return response.content, response.headers["etag"]
+
+
+def add_registry(server: ServerProcess, registry: ServerProcess) -> None:
+    with new_client(server.url) as client:
+        added = client.put(f"/api/settings/mcp-registries/{REGISTRY}", json={"url": registry.url})
+        added.raise_for_status()
 
 
 def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
@@ -140,6 +144,9 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
         body_file.write_bytes(body)
         bare = start_bare_app(body_file, etag, logs)
         started.append(bare)
+        registry = start_registry_app(logs)
+        started.append(registry)
+        add_registry(server, registry)
         out["get_one_bytes"] = len(body)
 
         sizes_seen: list[int] = []

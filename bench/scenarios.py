@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import httpx
 import orjson
 
 from bench.load import CpuProbe, Req, RequestFactory, new_client, send
+from bench.registry_app import registry_server_name
 from bench.seed import ENV_KEYS, seed_value, server_config, server_name
 from bench.stats import mean, median, percentile
 
@@ -67,6 +69,30 @@ def patch_global(size: int) -> RequestFactory:
     return make
 
 
+REGISTRY = "bench"  # the id the bench gives its registry (bench/registry_app.py)
+
+
+def browse(size: int) -> RequestFactory:
+    """A page of the registry's 100 servers, from the server's registry cache once warm."""
+    return lambda i: Req("GET", f"/api/mcp/registries/{REGISTRY}/servers?limit=100")
+
+
+_INSTALLS = itertools.count()  # every install of a run makes a new server, whatever the round
+
+
+def install(size: int) -> RequestFactory:
+    """Install the registry's first server under a new name each time: the config PUT one
+    sends. Always the same server, so its registry answer is cached, as the target wants."""
+
+    def make(i: int) -> Req:
+        n = next(_INSTALLS)
+        inputs = {key: f"install-{key}-{n:08d}" for key in ENV_KEYS}
+        body = {"server": registry_server_name(0), "as": f"inst{n:08d}", "inputs": inputs}
+        return Req("POST", f"/api/mcp/registries/{REGISTRY}/install", body=orjson.dumps(body))
+
+    return make
+
+
 # name, label, factory maker, kind ("read" or "write")
 OPERATIONS: list[tuple[str, str, Callable[[int], RequestFactory], str]] = [
     ("get_one_redacted", "GET one server (redacted)", get_one, "read"),
@@ -81,6 +107,8 @@ OPERATIONS: list[tuple[str, str, Callable[[int], RequestFactory], str]] = [
     ("put_one", "PUT one server", put_one, "write"),
     ("patch_env", "PATCH one env value", patch_env, "write"),
     ("global_patch", "PATCH /api/settings", patch_global, "write"),
+    ("browse", "GET a registry page of 100 (cached)", browse, "read"),
+    ("install", "POST install from a registry", install, "write"),
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from sdk._keys import find_api_key
+from sdk._registries import AsyncConnectors, AsyncRegistries, Connectors, Registries
 from sdk._requests import (
     SERVERS,
     Call,
@@ -55,7 +56,8 @@ def _settings_patch(agent_settings_diff: Config | None, misc_settings_diff: Conf
 
 
 class SettingsClient:
-    """The settings API, synchronously: `client.settings`, `client.mcp_servers`, `client.mcp`."""
+    """The settings API, synchronously: `client.settings`, `client.mcp_servers`, `client.mcp`,
+    `client.registries` and `client.connectors`."""
 
     def __init__(
         self,
@@ -76,6 +78,8 @@ class SettingsClient:
         self.settings = Settings(self._send)
         self.mcp_servers = MCPServers(self._send)
         self.mcp = MCPConfigFiles(self._send)
+        self.registries = Registries(self._send)
+        self.connectors = Connectors(self._send)
 
     def _send(self, call: Call) -> httpx.Response:
         response = self._http.request(
@@ -184,7 +188,8 @@ class MCPServers:
 
 
 class AsyncSettingsClient:
-    """The settings API, asynchronously: `client.settings`, `client.mcp_servers`, `client.mcp`."""
+    """The settings API, synchronously: `client.settings`, `client.mcp_servers`, `client.mcp`,
+    `client.registries` and `client.connectors`."""
 
     def __init__(
         self,
@@ -205,6 +210,8 @@ class AsyncSettingsClient:
         self.settings = AsyncSettings(self._send)
         self.mcp_servers = AsyncMCPServers(self._send)
         self.mcp = AsyncMCPConfigFiles(self._send)
+        self.registries = AsyncRegistries(self._send)
+        self.connectors = AsyncConnectors(self._send)
 
     async def _send(self, call: Call) -> httpx.Response:
         response = await self._http.request(

@@ -34,15 +34,16 @@ class Unauthorized(SettingsAPIError):
 
 
 class Forbidden(SettingsAPIError):
-    """403: the server is managed by the administrator's configuration."""
+    """403: the server or registry is managed by the administrator's configuration."""
 
 
 class NotFound(SettingsAPIError):
-    """404: no such server."""
+    """404: no such server, registry or connector."""
 
 
 class Conflict(SettingsAPIError):
-    """409: MCP servers need the openhands agent kind, or an import met existing servers."""
+    """409: a conflict the detail names (the agent kind, a disabled registry, servers an
+    import met, ...)."""
 
 
 class PreconditionFailed(SettingsAPIError):
@@ -63,6 +64,14 @@ class PreconditionRequired(SettingsAPIError):
     """428: the server requires If-Match or If-None-Match on writes."""
 
 
+class RegistryUnavailable(SettingsAPIError):
+    """502: a registry failed (an error answer, or one that is not its API); `detail` names it."""
+
+
+class RegistryTimeout(SettingsAPIError):
+    """504: a registry did not answer within the server's --registry-timeout."""
+
+
 ERRORS_BY_STATUS: dict[int, type[SettingsAPIError]] = {
     304: NotModified,
     400: BadRequest,
@@ -73,4 +82,6 @@ ERRORS_BY_STATUS: dict[int, type[SettingsAPIError]] = {
     412: PreconditionFailed,
     422: ValidationFailed,
     428: PreconditionRequired,
+    502: RegistryUnavailable,
+    504: RegistryTimeout,
 }

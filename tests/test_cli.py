@@ -154,7 +154,7 @@ def test_health_is_open_while_the_api_needs_a_session_key(
         for key in ("first-session-key", "second-session-key"):
             response = http.get("/api/settings", headers={"X-Session-API-Key": key})
             assert response.status_code == 200, key
-            assert response.json()["schema_version"] == 1
+            assert response.json()["schema_version"] == 2
 
 
 def test_console_script_is_the_same_program() -> None:

@@ -38,7 +38,10 @@ REMOTE: dict[str, Any] = {
     "headers": {"X-Api-Key": HDR},
     "auth": AUTH,
 }
-SUMMARY_KEYS = {"name", "source", "transport_kind", "transport", "enabled", "description", "icon"}
+SUMMARY_KEYS = {
+    *("name", "source", "transport_kind", "transport", "enabled", "description", "icon"),
+    *("registry", "update_available"),
+}
 
 
 def url(name: str) -> str:
@@ -134,6 +137,8 @@ def test_list_holds_summaries_sorted_by_name_without_secrets(client: TestClient)
         "enabled": True,
         "description": None,
         "icon": None,
+        "registry": None,
+        "update_available": None,
     }
     assert by_name["alpha"] == {
         "source": "user",
@@ -142,6 +147,8 @@ def test_list_holds_summaries_sorted_by_name_without_secrets(client: TestClient)
         "enabled": True,
         "description": None,
         "icon": None,
+        "registry": None,
+        "update_available": None,
     }
     assert by_name["Mid"]["enabled"] is False
     assert by_name["Mid"]["description"] == "a tool"

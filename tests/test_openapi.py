@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from agent_server.openapi import openapi_path
 from agent_server.reference import render_html
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -46,7 +47,7 @@ def test_document_is_openapi_3_1_with_every_route(
 ) -> None:
     assert served["openapi"].startswith("3.1")
     served_routes = {
-        (route.path, method)
+        (openapi_path(route.path), method)
         for route in client.app.routes  # type: ignore[attr-defined]
         for method in route.methods - {"HEAD"}
     }
@@ -118,9 +119,12 @@ def test_schemas_come_from_the_sdk_models_with_descriptions(served: dict[str, An
 
     schemas = served["components"]["schemas"]
     for model in (MCPServerResponse, MCPServerSummary):
-        assert schemas[model.__name__] == model.model_json_schema(
+        schema = model.model_json_schema(
             mode="serialization", ref_template="#/components/schemas/{model}"
         )
+        for name, nested in schema.pop("$defs", {}).items():
+            assert schemas[name] == nested
+        assert schemas[model.__name__] == schema
     assert schemas["StdioServerConfig"]["description"] == StdioServerConfig.__doc__
     for path, ops in served["paths"].items():
         for method, op in ops.items():

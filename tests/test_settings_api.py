@@ -72,7 +72,7 @@ def test_get_without_file_returns_defaults_and_creates_no_file(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert response.json() == {
-        "schema_version": 1,
+        "schema_version": 2,
         "agent_settings": {
             "agent_kind": "openhands",
             "llm": {"model": None, "api_key": None, "base_url": None},
@@ -93,8 +93,8 @@ def test_first_write_creates_the_file_in_the_documented_shape(
 
     assert response.status_code == 200
     on_disk = read_settings(home)
-    assert set(on_disk) == {"schema_version", "agent_settings", "misc_settings"}
-    assert on_disk["schema_version"] == 1
+    assert set(on_disk) == {"schema_version", "agent_settings", "misc_settings", "mcp_registries"}
+    assert on_disk["schema_version"] == 2
     assert on_disk["misc_settings"] == {"theme": "dark"}
     assert on_disk["agent_settings"]["agent_kind"] == "openhands"
     assert on_disk["agent_settings"]["mcp_config"] == {"mcpServers": {}}

@@ -187,7 +187,7 @@ def test_missing_file_reads_as_defaults_and_is_created_on_first_write(
     response = client.get("/api/settings")
     assert response.status_code == 200
     body = response.json()
-    assert body["schema_version"] == 1
+    assert body["schema_version"] == 2
     assert body["misc_settings"] == {}
     assert body["agent_settings"]["agent_kind"] == "openhands"
     assert body["agent_settings"]["mcp_config"] == {"mcpServers": {}}
@@ -199,7 +199,7 @@ def test_missing_file_reads_as_defaults_and_is_created_on_first_write(
     assert client.patch("/api/settings", json={"misc_settings_diff": {"a": 1}}).status_code == 200
     assert path.exists()
     assert read_settings(home)["misc_settings"] == {"a": 1}
-    assert read_settings(home)["schema_version"] == 1
+    assert read_settings(home)["schema_version"] == 2
 
     # Removed by hand while the server runs: defaults again, not the remembered document.
     path.unlink()
@@ -213,7 +213,7 @@ CORRUPT = {
     "truncated": (b'{"schema_version": 1, "agent_settings": ', "JSON"),
     "not an object": (b'[{"schema_version": 1}]', "not a JSON object"),
     "newer schema": (
-        b'{"schema_version": 2, "agent_settings": {}, "misc_settings": {}}',
+        b'{"schema_version": 3, "agent_settings": {}, "misc_settings": {}}',
         "schema_version",
     ),
     "mcp_config not an object": (

@@ -8,12 +8,16 @@ from starlette.routing import BaseRoute, Route
 
 from agent_server.openapi import Operation
 from agent_server.routes import (
+    connectors,
     health,
     mcp_connections,
     mcp_export,
     mcp_import,
+    mcp_installs,
+    mcp_registries,
     mcp_servers,
     openapi,
+    registry_servers,
     settings,
     web,
 )
@@ -28,6 +32,10 @@ _modules = (
     mcp_connections,
     mcp_import,
     mcp_export,
+    mcp_registries,
+    registry_servers,
+    mcp_installs,
+    connectors,
 )
 routes: list[BaseRoute] = [route for module in _modules for route in module.routes]
 operations: dict[tuple[str, str], Operation] = {

@@ -61,7 +61,7 @@ def _seconds(request: Request, name: str, default: float, most: float) -> float:
     return value
 
 
-def _timeout(request: Request) -> float:
+def probe_timeout(request: Request) -> float:
     return _seconds(request, "timeout", DEFAULT_TIMEOUT, MAX_TIMEOUT)
 
 
@@ -104,7 +104,7 @@ async def test_config(request: Request) -> FastJSONResponse:
 async def server_tools(request: Request) -> FastJSONResponse:
     ctx = context(request)
     name = server_name(request)
-    timeout = _timeout(request)
+    timeout = probe_timeout(request)
     etag, config = _stored(ctx, name)
     if config.get("enabled", True) is False:
         raise HTTPException(409, f"MCP server {name!r} is disabled; enable it to list its tools")
@@ -146,7 +146,7 @@ async def _within(deadline: float, probes: list[Task[MCPToolsResult]]) -> list[M
 
 async def catalog(request: Request) -> FastJSONResponse:
     ctx = context(request)
-    timeout = _timeout(request)
+    timeout = probe_timeout(request)
     deadline = _seconds(request, "deadline", DEFAULT_DEADLINE, MAX_DEADLINE)
     refresh = _refresh(request)
     enabled = {
@@ -193,7 +193,7 @@ async def catalog(request: Request) -> FastJSONResponse:
 async def health(request: Request) -> FastJSONResponse:
     ctx = context(request)
     name = server_name(request)
-    timeout = _timeout(request)
+    timeout = probe_timeout(request)
     etag, config = _stored(ctx, name)
     checked_at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
@@ -220,7 +220,7 @@ def _seconds_query(description: str, default: float, most: float) -> Query:
     return Query(description, schema)
 
 
-_TIMEOUT = _seconds_query(
+TIMEOUT_QUERY = _seconds_query(
     "Seconds each server has to answer, counted from when its probe starts.",
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
@@ -264,7 +264,7 @@ operations = {
             'by then (still queued or still connecting) have ok false and error_kind "deadline", '
             "and their probes are ended before the answer."
         ),
-        query_params={"timeout": _TIMEOUT, "deadline": _DEADLINE, "refresh": _REFRESH},
+        query_params={"timeout": TIMEOUT_QUERY, "deadline": _DEADLINE, "refresh": _REFRESH},
         responses={200: Reply(MCPCatalogResponse), **errors(400, 401, 503)},
         tags=("mcp-connections",),
     ),
@@ -276,7 +276,7 @@ operations = {
             "Cached per server ETag: a config change invalidates it; query refresh=1 bypasses it."
         ),
         path_params=_NAME,
-        query_params={"timeout": _TIMEOUT, "refresh": _REFRESH},
+        query_params={"timeout": TIMEOUT_QUERY, "refresh": _REFRESH},
         responses={
             200: Reply((MCPToolsOk, MCPProbeFailed), headers=("ETag",)),
             **errors(400, 401, 404, 409, 503),
@@ -289,7 +289,7 @@ operations = {
         summary="Check one MCP server over a live connection",
         description="Connects and lists the tools; ok with the latency, or the error.",
         path_params=_NAME,
-        query_params={"timeout": _TIMEOUT},
+        query_params={"timeout": TIMEOUT_QUERY},
         responses={200: Reply(MCPHealth, headers=("ETag",)), **errors(400, 401, 404, 503)},
         tags=("mcp-connections",),
     ),

@@ -1,36 +1,37 @@
 """Each MCP server as its own resource under /api/settings/mcp-servers, with ETags.
 
-A write runs its checks inside the store's lock, against the document it is about to change, in
-the order the API promises: agent kind, managed, existence, preconditions, then the body.
+The rules of reads and writes are those of every named resource (routes.named); a server's own
+checks come first on a write: the agent kind, then managed.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agent_server.bodies import read_json_object
-from agent_server.caching import may_answer_304, read_headers
 from agent_server.context import AppContext, context
 from agent_server.document import (
     SERVER_NAME_RULE,
     Document,
     agent_kind,
     is_valid_server_name,
-    merge_patch,
     resolve_server,
     with_server,
 )
-from agent_server.json_codec import FastJSONResponse
+from agent_server.entries import Source
 from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
-from agent_server.preconditions import Preconditions
+from agent_server.registries.install import is_newer
+from agent_server.routes.named import (
+    Collection,
+    entry_response,
+    listing_response,
+    write_entry,
+)
 from agent_server.routes.resource import Resource
 from agent_server.routes.settings import expose_mode
-from agent_server.secrets import log_plaintext_served, server_secret_slots
 from agent_server.servers import MANAGED
 from sdk.models import (
     ErrorBody,
@@ -58,44 +59,57 @@ def server_name(request: Request) -> str:
     return name
 
 
-def preconditions(request: Request) -> Preconditions:
-    return Preconditions.of(request.headers.getlist)
-
-
 def not_found(name: str) -> HTTPException:
     return HTTPException(404, f"no MCP server named {name!r}")
 
 
-def etag_header(etag: str | None) -> dict[str, str] | None:
-    return {"ETag": etag} if etag else None
+class Servers(Collection):
+    """The user's MCP servers, beside the administrator's managed ones."""
 
+    what = "server"
+    label = "MCP server"
 
-def conditional_read(request: Request, etag: str, mode: ExposeMode, what: str) -> Response | None:
-    """The 304 or 412 a read answers instead of its body (RFC 9110 13.2.2), else None.
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx, ctx.servers)
 
-    In encrypted and plaintext mode If-None-Match is not evaluated: see agent_server.caching.
-    """
-    conditions = preconditions(request)
-    if not may_answer_304(mode):
-        conditions = replace(conditions, if_none_match=None)
-    status = conditions.evaluate(etag, safe=True)
-    if status == 304:
-        return Response(status_code=304, headers=read_headers(mode, etag))
-    if status == 412:
-        raise HTTPException(412, f"If-Match does not match the {what}'s ETag", {"ETag": etag})
-    return None
+    def find(self, document: Document, name: str) -> tuple[Source, dict[str, Any]] | None:
+        return self.ctx.servers.find(document, name)
+
+    def not_found(self, name: str) -> HTTPException:
+        return not_found(name)
+
+    def check_writable(self, document: Document, name: str) -> None:
+        kind = agent_kind(document["agent_settings"])
+        if kind != "openhands":
+            raise HTTPException(409, WRONG_KIND.format(kind=kind))
+        if name in self.ctx.servers.managed:
+            raise HTTPException(403, MANAGED.format(name=name))
+
+    def resolve(self, config: Any, stored: dict[str, Any] | None) -> dict[str, Any]:
+        return resolve_server(config, stored, self.ctx.cipher)
+
+    def with_entry(self, document: Document, name: str, config: dict[str, Any] | None) -> Document:
+        return with_server(document, name, config)
 
 
 async def list_servers(request: Request) -> Response:
     ctx = context(request)
     catalog = ctx.servers
     found = catalog.all(ctx.store.read())
-    listing = {"servers": [catalog.summary(name, *found[name]) for name in sorted(found)]}
-    etag = catalog.signer.etag(listing)
-    answered = conditional_read(request, etag, "redacted", "list")
-    if answered is not None:
-        return answered
-    return FastJSONResponse({**listing, "etag": etag}, headers=read_headers("redacted", etag))
+    summaries = [catalog.summary(name, *found[name]) for name in sorted(found)]
+    listing = {"servers": [with_update(ctx, summary) for summary in summaries]}
+    return listing_response(request, catalog, listing)
+
+
+def with_update(ctx: AppContext, summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary with update_available, from the latest version last read from its registry."""
+    source = summary["registry"]
+    if source is None:
+        return summary
+    latest = ctx.registry_reader.known_latest(source["id"], source["server"])
+    if latest is None or not is_newer(latest, source["version"]):
+        return summary
+    return {**summary, "update_available": latest}
 
 
 async def get_server(request: Request) -> Response:
@@ -105,106 +119,21 @@ async def get_server(request: Request) -> Response:
     found = ctx.servers.find(ctx.store.read(), name)
     if found is None:
         raise not_found(name)
-    source, config = found
-    etag = ctx.servers.etag(name, config)
-    if source == "managed":
-        mode = "redacted"  # its secrets leave the service only towards its own server
-    answered = conditional_read(request, etag, mode, "server")
-    if answered is not None:
-        return answered
-    body = MCPServerResponse(
-        name=name, source=source, etag=etag, config=ctx.servers.view(config, mode)
-    )
-    if mode == "plaintext":
-        log_plaintext_served(f"MCP server {name!r}")
-    return FastJSONResponse(body.model_dump(), headers=read_headers(mode, etag))
 
+    def body(etag: str, mode: ExposeMode) -> MCPServerResponse:
+        config = ctx.servers.view(found[1], mode)
+        return MCPServerResponse(name=name, source=found[0], etag=etag, config=config)
 
-class ServerWrite:
-    """One PUT, PATCH or DELETE of a server, applied to the document inside the store's lock."""
-
-    def __init__(self, ctx: AppContext, request: Request, name: str) -> None:
-        self.ctx = ctx
-        self.method = request.method
-        self.name = name
-        self.preconditions = preconditions(request)
-        self.body: Any = None
-        self.body_error: HTTPException | None = None
-        self.created = False
-        self.result: dict[str, Any] | None = None
-
-    async def read_body(self, request: Request) -> None:
-        """Read the body now, but report a bad one only where validation comes in the order."""
-        try:
-            self.body = await read_json_object(request)
-        except HTTPException as exc:
-            self.body_error = exc
-
-    def __call__(self, document: Document) -> Document:
-        kind = agent_kind(document["agent_settings"])
-        if kind != "openhands":
-            raise HTTPException(409, WRONG_KIND.format(kind=kind))
-        if self.name in self.ctx.servers.managed:
-            raise HTTPException(403, MANAGED.format(name=self.name))
-        found = self.ctx.servers.find(document, self.name)
-        stored = found[1] if found else None
-        if stored is None and self.method != "PUT":
-            raise not_found(self.name)
-        self._check_preconditions(stored)
-        if self.body_error is not None:
-            raise self.body_error
-        if self.method == "DELETE":
-            for _, token in server_secret_slots(stored):
-                self.ctx.cipher.forget(token)
-            return with_server(document, self.name, None)
-        config = merge_patch(stored, self.body) if self.method == "PATCH" else self.body
-        self.result = resolve_server(config, stored, self.ctx.cipher)
-        self.created = stored is None
-        if self.result == stored:
-            self.result = stored
-            return document
-        return with_server(document, self.name, self.result)
-
-    def _check_preconditions(self, stored: dict[str, Any] | None) -> None:
-        current = self.ctx.servers.etag(self.name, stored) if stored is not None else None
-        if not self.preconditions.given and self.ctx.config.require_preconditions:
-            raise HTTPException(
-                428,
-                "this server requires a precondition on writes: send If-Match with the ETag "
-                "you last read, or If-None-Match: * to create",
-                etag_header(current),
-            )
-        if self.preconditions.evaluate(current, safe=False):
-            raise HTTPException(
-                412,
-                "the precondition failed: the server changed since you read it, or it "
-                "exists / does not exist contrary to If-Match / If-None-Match",
-                etag_header(current),
-            )
+    return entry_response(request, Servers(ctx), name, found, mode, body)
 
 
 async def write_server(request: Request) -> Response:
-    ctx = context(request)
-    write = ServerWrite(ctx, request, server_name(request))
-    if request.method != "DELETE":
-        await write.read_body(request)
-    await ctx.store.write(write)
-    if write.result is None:
-        ctx.servers.forget(write.name)
-        return Response(status_code=204)
-    etag = ctx.servers.etag(write.name, write.result)
-    body = MCPServerResponse(
-        name=write.name,
-        source="user",
-        etag=etag,
-        config=ctx.servers.view(write.result, "redacted"),
-    )
-    headers = {"ETag": etag}
-    if write.created:
-        headers["Location"] = f"{PREFIX}/{write.name}"
-    return FastJSONResponse(
-        body.model_dump(), status_code=201 if write.created else 200, headers=headers
-    )
+    name = server_name(request)
+
+    def body(etag: str, config: dict[str, Any]) -> MCPServerResponse:
+        return MCPServerResponse(name=name, source="user", etag=etag, config=config)
+
+    return await write_entry(request, Servers(context(request)), name, f"{PREFIX}/{name}", body)
 
 
 routes = [

@@ -1,0 +1,58 @@
+"""Named entries of the document (MCP servers, registries): where each comes from, its ETag, how
+it reads in each expose mode.
+
+ETags are remembered by name with the stored config object they were made from: the store
+shares unchanged entries between versions, so after a write only the changed entry is hashed
+again, and the entry of the config a write replaced is dropped with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from agent_server.preconditions import ETagSigner
+from agent_server.secrets import SecretCipher, map_server_secrets, view_fn
+from sdk.models import ExposeMode
+
+Source = Literal["user", "managed"]
+CACHE_LIMIT = 100_000
+
+
+class EntryCatalog:
+    """What every collection of named, secret-holding entries shares.
+
+    `kind` is part of each ETag, with the name: otherwise writing a guess under one's own name
+    would tell, by comparing ETags, whether another entry's secret equals the guess.
+    """
+
+    kind = "entry"
+
+    def __init__(
+        self, signer: ETagSigner, cipher: SecretCipher, managed: dict[str, dict[str, Any]]
+    ) -> None:
+        self.signer = signer
+        self.cipher = cipher
+        self.managed = managed
+        self._etags: dict[str, tuple[dict[str, Any], str]] = {}
+
+    def etag(self, name: str, config: dict[str, Any]) -> str:
+        """The keyed hash of the kind, the name and the plaintext config."""
+        cached = self._etags.get(name)
+        if cached is not None and cached[0] is config:
+            return cached[1]
+        etag = self.signer.etag({self.kind: name, "config": self.view(config, "plaintext")})
+        if len(self._etags) >= CACHE_LIMIT:
+            self._etags.clear()
+        self._etags[name] = (config, etag)
+        return etag
+
+    def forget(self, name: str) -> None:
+        """Drop what is remembered of an entry that was deleted."""
+        self._etags.pop(name, None)
+
+    def view(self, config: dict[str, Any], mode: ExposeMode) -> dict[str, Any]:
+        return map_server_secrets(config, view_fn(mode, self.cipher))
+
+
+def string_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,1 @@
+"""MCP registries: their configs, the registry API client, install plans and connectors."""
