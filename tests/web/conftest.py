@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from registries.conftest import fake_registry  # noqa: F401 - the fake registry, for the page
 from support import ServerProcess
 
 # Two cores shared with live checks and other servers: give the page room, never a race.
@@ -41,8 +42,10 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API keeps an event loop running on this thread while it
+    is open, which would break the asyncio.run of tests that come after."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium_path(), args=FLAGS)
         yield launched

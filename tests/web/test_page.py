@@ -15,6 +15,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Page, expect
+from registries.conftest import FakeRegistry
 from support import MASK, ROOT, ServerProcess, cli_env, read_settings, settings_bytes
 from web.conftest import PageOpener, printed_page_url, screenshot
 
@@ -302,3 +303,32 @@ def test_import_a_cursor_config_after_a_dry_run_and_export_it_for_vs_code(
     # Enabled servers only: the imported ones wait, disabled, for their references' values.
     assert set(exported["servers"]) == {"files"}
     assert CANARY not in json.dumps(exported)
+
+
+def test_install_from_a_registry_with_a_secret_input(
+    server: ServerProcess, home: Path, open_page: PageOpener, fake_registry: FakeRegistry
+) -> None:
+    with server.client() as api:
+        registry = {"url": fake_registry.url("main"), "title": "Fake"}
+        assert api.put("/api/settings/mcp-registries/fake", json=registry).status_code == 201
+    page = logged_in(open_page, server)
+    page.select_option("#registry-id", "fake")
+    page.fill("#registry-text", "files")
+    page.click("#registry-search button")
+    page.click("[aria-label='Details of io.example/npm-files']")
+    expect(page.locator("#install-title")).to_have_text("Files (npm)")
+    secret = page.locator("[data-input=FILES_TOKEN]")
+    expect(secret).to_have_attribute("type", "password")
+
+    open_page.allow(422)
+    page.click("#install-form button[type=submit]")  # the required inputs are missing
+    expect(page.locator("#install-form")).to_contain_text("root")
+    assert "npm-files" not in json.dumps(read_settings(home)["agent_settings"])
+
+    page.fill("[data-input=root]", "/srv/files")
+    secret.fill(CANARY)
+    page.click("#install-form button[type=submit]")
+    expect(page.locator("#status")).to_have_text("Installed npm-files")
+    expect(page.locator("li.server[data-name=npm-files]")).to_be_visible()
+    assert stored_plaintext(home, "npm-files", "FILES_TOKEN") == CANARY
+    assert CANARY not in page.content()

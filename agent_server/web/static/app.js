@@ -49,6 +49,7 @@ async function boot() {
   $("logout").hidden = !session.auth_required;
   document.body.classList.toggle("read-only", !canWrite());
   await Promise.all([loadServers(), loadLlm()]);
+  document.dispatchEvent(new CustomEvent("session-ready"));
 }
 
 $("login-form").addEventListener("submit", async (event) => {
@@ -97,6 +98,7 @@ function serverItem(server) {
     <span class="badge source"></span>
     <span class="transport"></span>
     <label class="toggle"><input type="checkbox" class="enabled"><span class="sr-only"></span> enabled</label>
+    <button type="button" class="upgrade write" hidden></button>
     <button type="button" class="check write">Check</button>
     <span class="checked"></span>
     <button type="button" class="edit"></button>`;
@@ -112,6 +114,12 @@ function serverItem(server) {
   edit.textContent = managed || !canWrite() ? "View" : "Edit";
   edit.setAttribute("aria-label", `${edit.textContent} ${server.name}`);
   edit.addEventListener("click", () => openServer(server.name));
+  if (server.update_available && !managed) {
+    const upgrade = item.querySelector(".upgrade");
+    upgrade.hidden = false;
+    upgrade.textContent = `Upgrade to ${server.update_available}`;
+    upgrade.addEventListener("click", () => upgradeServer(server));
+  }
   const check = item.querySelector(".check");
   check.setAttribute("aria-label", `Check ${server.name}`);
   check.addEventListener("click", () => checkHealth(server, item));
@@ -135,6 +143,16 @@ async function setEnabled(server, toggle) {
       ? `${server.name} changed meanwhile: reloaded the list, try again` : String(error.message));
     await loadServers();
   }
+}
+
+async function upgradeServer(server) {
+  try {
+    await call("POST", `${serverPath(server.name)}/upgrade`, { headers: { "If-Match": server.etag } });
+    say(`Upgraded ${server.name} to ${server.update_available}`);
+  } catch (error) {
+    say(error instanceof ApiError ? `${server.name}: ${error.detail}` : String(error));
+  }
+  await loadServers();
 }
 
 async function checkHealth(server, item) {
