@@ -268,6 +268,7 @@ $("server-form").addEventListener("submit", async (event) => {
   const config = formConfig();
   if (!checkSecrets(config)) return;
   const headers = editing.name ? { "If-Match": editing.etag } : { "If-None-Match": "*" };
+  say(`Saving ${name}…`);
   try {
     const { data, etag } = await call("PUT", serverPath(name), { body: config, headers });
     state.editing = { name, loaded: data.config, etag, source: "user" };
@@ -279,6 +280,7 @@ $("server-form").addEventListener("submit", async (event) => {
     say(`Saved ${name}`);
     await loadServers();
   } catch (error) {
+    say(`${name} was not saved`);
     if (error instanceof ApiError && error.status === 412 && editing.name) {
       await showConflict(config);
     } else if (error instanceof ApiError && error.status === 412) {
@@ -418,11 +420,13 @@ $("llm-form").addEventListener("submit", async (event) => {
     base_url: $("llm-base-url").value.trim() || null,
     api_key: key === "" ? null : key, // the mask keeps the stored key
   };
+  say("Saving the model settings…");
   try {
     await call("PATCH", "/api/settings", { body: { agent_settings_diff: { llm } } });
     say("Saved the model settings");
     await loadLlm();
   } catch (error) {
+    say("The model settings were not saved");
     showError(error, form, $("llm-error"));
   }
 });
