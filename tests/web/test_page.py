@@ -183,6 +183,7 @@ def test_a_read_key_gets_a_read_only_page_and_the_api_refuses_its_writes(
     page.click("li.server[data-name=files] .edit")
     expect(page.locator("#save")).to_be_hidden()
     expect(page.locator("#f-command")).to_be_disabled()
+    expect(page.locator("#env-rows .reveal").first).to_be_hidden()
     open_page.allow(403)
     status = page.evaluate(
         "() => fetch('/api/settings/mcp-servers/files', {method: 'DELETE'}).then(r => r.status)"
@@ -332,3 +333,16 @@ def test_install_from_a_registry_with_a_secret_input(
     expect(page.locator("li.server[data-name=npm-files]")).to_be_visible()
     assert stored_plaintext(home, "npm-files", "FILES_TOKEN") == CANARY
     assert CANARY not in page.content()
+
+
+def test_an_admin_reveals_one_secret_only_when_asking(
+    server: ServerProcess, open_page: PageOpener
+) -> None:
+    put(server, "files", {"command": "npx", "env": {"TOKEN": CANARY, "OTHER": "canary-other"}})
+    page = logged_in(open_page, server)
+    page.click("li.server[data-name=files] .edit")
+    assert CANARY not in page.content()
+    expect(page.locator("#env-key-0")).to_have_value("TOKEN")
+    page.locator("#env-rows .pair").nth(0).locator(".reveal").click()
+    expect(page.locator("#env-value-0")).to_have_value(CANARY)
+    expect(page.locator("#env-value-1")).to_have_value(MASK)  # only the field asked for

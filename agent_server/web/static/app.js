@@ -1,7 +1,7 @@
 // The settings page: every action goes through the public API with ETags, as an IDE's panel would.
 import { ApiError, MASK, SERVERS, call, serverPath } from "./api.js";
 import {
-  addPair, fillForm, flatten, kindOf, readForm, secretsToReenter, showKind, unflattenInto,
+  addPair, fillForm, flatten, readForm, revealAuth, secretsToReenter, showKind, unflattenInto,
 } from "./form.js";
 
 const $ = (id) => document.getElementById(id);
@@ -48,6 +48,7 @@ async function boot() {
   $("scope").textContent = canWrite() ? `scope: ${state.scope}` : "read only";
   $("logout").hidden = !session.auth_required;
   document.body.classList.toggle("read-only", !canWrite());
+  document.body.classList.toggle("admin", state.scope === "admin");
   await Promise.all([loadServers(), loadLlm()]);
   document.dispatchEvent(new CustomEvent("session-ready"));
 }
@@ -212,6 +213,26 @@ for (const radio of document.querySelectorAll("input[name=kind]")) {
   radio.addEventListener("change", () => showKind(radio.value));
 }
 $("add-env").addEventListener("click", () => addPair("env"));
+$("reveal-auth").addEventListener("click", revealAuth);
+
+// An admin asked to see one stored secret: read the server in plaintext and show that field.
+document.addEventListener("reveal-secret", async (event) => {
+  const { path, input } = event.detail;
+  const editing = state.editing;
+  if (!editing || !editing.name || input.value !== MASK) return;
+  try {
+    const { data } = await call("GET", serverPath(editing.name), {
+      headers: { "X-Expose-Secrets": "plaintext" },
+    });
+    const value = path.reduce((node, part) => (node ? node[part] : undefined), data.config);
+    if (typeof value === "string") {
+      input.value = value;
+      input.type = "text";
+    }
+  } catch (error) {
+    say(error instanceof ApiError ? String(error.detail) : String(error));
+  }
+});
 $("add-header").addEventListener("click", () => addPair("header"));
 $("close").addEventListener("click", () => { $("editor").hidden = true; state.editing = null; });
 

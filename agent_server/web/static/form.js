@@ -15,11 +15,17 @@ function pairRow(container, kind, index, key, value) {
     <input id="${keyId}" class="pair-key" autocomplete="off">
     <label class="sr-only" for="${valueId}">Value of ${noun} ${index + 1}</label>
     <input id="${valueId}" class="pair-value" type="password" autocomplete="off">
+    <button type="button" class="reveal admin" aria-label="Reveal ${noun} ${index + 1}">Reveal</button>
     <button type="button" class="remove write" aria-label="Remove ${noun} ${index + 1}">Remove</button>
     <p class="error pair-error"></p>`;
   row.querySelector(".pair-key").value = key;
   row.querySelector(".pair-value").value = value;
   row.querySelector(".remove").addEventListener("click", () => row.remove());
+  const section = kind === "env" ? "env" : "headers";
+  row.querySelector(".reveal").addEventListener("click", () => {
+    const field = row.querySelector(".pair-key").value.trim();
+    reveal([section, field], row.querySelector(".pair-value"));
+  });
   container.appendChild(row);
 }
 
@@ -27,6 +33,15 @@ function fillPairs(containerId, kind, values) {
   const container = $(containerId);
   container.replaceChildren();
   Object.entries(values || {}).forEach(([key, value], i) => pairRow(container, kind, i, key, value));
+}
+
+// Only an admin may reveal a stored secret, one field at a time, when they ask.
+function reveal(path, input) {
+  document.dispatchEvent(new CustomEvent("reveal-secret", { detail: { path, input } }));
+}
+
+export function revealAuth() {
+  reveal(["auth"], $("f-auth"));
 }
 
 export function addPair(kind) {
