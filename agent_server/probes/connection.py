@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 
@@ -27,12 +27,14 @@ if TYPE_CHECKING:  # fastmcp takes most of a second to import: only probes load 
     from fastmcp import Client
     from fastmcp.client.transports import ClientTransport
 
+T = TypeVar("T")
+
 # How long a cut-short probe waits for its connection to wind down once its stdio children are
 # killed (a closed connection is then quick; this only bounds a stuck one).
 _WIND_DOWN = 2.0
 
 
-class _StatusRecorder(httpx2.Auth):
+class StatusRecorder(httpx2.Auth):
     """Sends the bearer token (if any) and remembers each HTTP status, which fastmcp hides."""
 
     def __init__(self, token: str | None) -> None:
@@ -46,7 +48,8 @@ class _StatusRecorder(httpx2.Auth):
         self.statuses.append(response.status_code)
 
 
-def _transport(config: dict[str, Any], recorder: _StatusRecorder) -> ClientTransport:
+def transport_for(config: dict[str, Any], recorder: StatusRecorder) -> ClientTransport:
+    """The fastmcp transport of a plaintext server config; only its own headers are sent."""
     from fastmcp.client.transports import SSETransport, StdioTransport, StreamableHttpTransport
 
     if "command" in config:
@@ -64,6 +67,13 @@ def _transport(config: dict[str, Any], recorder: _StatusRecorder) -> ClientTrans
     return StreamableHttpTransport(config["url"], headers=headers, auth=recorder)
 
 
+def recorder_for(config: dict[str, Any]) -> StatusRecorder:
+    """The recorder sending a config's bearer token; ProbeFailed for OAuth servers."""
+    if config.get("auth") == "oauth":
+        raise ProbeFailed("auth", "servers that sign in with OAuth cannot be tested from here")
+    return StatusRecorder(config["auth"] if isinstance(config.get("auth"), str) else None)
+
+
 def _retrieve(work: asyncio.Task[Any]) -> None:
     """Take a finished connection's exception, so asyncio never logs it with its text."""
     if not work.cancelled():
@@ -73,16 +83,46 @@ def _retrieve(work: asyncio.Task[Any]) -> None:
 async def _session(
     config: dict[str, Any],
     timeout: float,
-    recorder: _StatusRecorder,
+    recorder: StatusRecorder,
     action: Callable[[Client[Any]], Awaitable[Any]],
 ) -> tuple[Any, MCPServerInfo | None]:
     from fastmcp import Client
 
-    client = Client(_transport(config, recorder), timeout=timeout, init_timeout=timeout)
+    client = Client(transport_for(config, recorder), timeout=timeout, init_timeout=timeout)
     async with client:
         result = await action(client)
         info = client.server_info
     return result, MCPServerInfo(name=info.name, version=info.version) if info else None
+
+
+async def bounded(
+    work: Coroutine[Any, Any, T],
+    timeout: float,
+    children: Sequence[int],
+    recorder: StatusRecorder,
+    config: dict[str, Any],
+) -> T:
+    """Await `work` in its own task for at most `timeout` s; a failure becomes ProbeFailed.
+
+    Cut short (its timeout, or the caller cancelled), the process groups of `children` are
+    killed first: the connection's own close would otherwise give a child that ignores the end
+    of its input seconds more.
+    """
+    task = asyncio.create_task(work)
+    task.add_done_callback(_retrieve)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    finally:
+        if not task.done():
+            end_groups(children)
+            task.cancel()
+            await asyncio.wait({task}, timeout=_WIND_DOWN)
+    if not done or task.cancelled():
+        raise timed_out(timeout)
+    failure = task.exception()
+    if failure is not None:
+        raise classify(failure, recorder.statuses, config, timeout) from None
+    return task.result()
 
 
 async def _connect(
@@ -90,34 +130,14 @@ async def _connect(
     timeout: float,
     action: Callable[[Client[Any]], Awaitable[Any]],
 ) -> tuple[Any, float, MCPServerInfo | None]:
-    """Run `action` on a fresh connection; (its result, latency in ms, server info).
-
-    The connection runs in its own task so that a probe cut short (its timeout, or the
-    catalog's deadline cancelling it) kills its stdio children first: the connection's own
-    close would otherwise give a child that ignores the end of its input seconds more.
-    """
-    if config.get("auth") == "oauth":
-        raise ProbeFailed("auth", "servers that sign in with OAuth cannot be tested from here")
-    recorder = _StatusRecorder(config["auth"] if isinstance(config.get("auth"), str) else None)
+    """Run `action` on a fresh connection; (its result, latency in ms, server info)."""
+    recorder = recorder_for(config)
     with withheld_logs(), process_groups() as children:
         started = time.perf_counter()
-        work = asyncio.create_task(_session(config, timeout, recorder, action))
-        work.add_done_callback(_retrieve)
-        try:
-            done, _ = await asyncio.wait({work}, timeout=timeout)
-        finally:
-            if not work.done():
-                end_groups(children)
-                work.cancel()
-                await asyncio.wait({work}, timeout=_WIND_DOWN)
-        latency = round((time.perf_counter() - started) * 1000, 1)
-        if not done or work.cancelled():
-            raise timed_out(timeout)
-        failure = work.exception()
-        if failure is not None:
-            raise classify(failure, recorder.statuses, config, timeout) from None
-    result, info = work.result()
-    return result, latency, info
+        result, info = await bounded(
+            _session(config, timeout, recorder, action), timeout, children, recorder, config
+        )
+    return result, round((time.perf_counter() - started) * 1000, 1), info
 
 
 async def _limited(

@@ -52,8 +52,11 @@ def end_groups(children: list[int]) -> None:
 
 
 @contextmanager
-def process_groups() -> Iterator[list[int]]:
-    """Record the stdio children started inside; end their groups on the way out."""
+def recorded_children() -> Iterator[list[int]]:
+    """Record the stdio children started inside (and in tasks started inside); end none.
+
+    For a connection that outlives the block (the gateway's pool): its owner ends the groups.
+    """
     _record_children_of_probes()
     children: list[int] = []
     token = _CHILDREN.set(children)
@@ -61,4 +64,13 @@ def process_groups() -> Iterator[list[int]]:
         yield children
     finally:
         _CHILDREN.reset(token)
-        end_groups(children)
+
+
+@contextmanager
+def process_groups() -> Iterator[list[int]]:
+    """Record the stdio children started inside; end their groups on the way out."""
+    with recorded_children() as children:
+        try:
+            yield children
+        finally:
+            end_groups(children)
