@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,12 +18,16 @@ from agent_server.config import (
     ENV_PREVIOUS_KEYS,
     ENV_SECRET_KEY,
     Config,
+    check_gateway_times,
     check_max_probes,
     load_cipher,
     load_session_keys,
 )
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
+from agent_server.gateway.endpoint import Gateway
+from agent_server.gateway.pool import UpstreamPool
+from agent_server.gateway.tools import GatewayTools
 from agent_server.managed import load_managed_servers
 from agent_server.migrations import seal_url_queries
 from agent_server.openapi import build_openapi
@@ -122,6 +128,7 @@ class InternalErrorMiddleware:
 def create_app(config: Config) -> Starlette:
     """Build the app; ConfigError when it must not start (bad key, undecryptable secrets)."""
     check_max_probes(config)
+    check_gateway_times(config)
     prepare_home(config.home)
     cipher = load_cipher(config)
     store = SettingsStore(config.home)
@@ -144,6 +151,16 @@ def create_app(config: Config) -> Starlette:
             config.home / SESSION_KEY_FILE,
         )
     guard = GuardRules.build(config.bind_host, config.allowed_hosts, config.allowed_origins)
+    probes = ProbeLimiter(config.max_probes)
+    pool = UpstreamPool(probes, config.mcp_idle_seconds)
+    gateway_tools = GatewayTools(store, servers, pool, config.mcp_timeout)
+    gateway = Gateway(gateway_tools)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with gateway.lifespan():
+            yield
+
     app = Starlette(
         routes=routes,
         middleware=[
@@ -157,15 +174,18 @@ def create_app(config: Config) -> Starlette:
             StoreUnavailable: _unavailable,
             SecretUnavailable: _unavailable,
         },
+        lifespan=lifespan,
     )
     app.state.openapi = build_openapi(app.routes, operations)
+    app.state.gateway = gateway
     app.state.context = AppContext(
         config=config,
         store=store,
         cipher=cipher,
         servers=servers,
         tools=ToolCache(),
-        probes=ProbeLimiter(config.max_probes),
+        probes=probes,
+        gateway=gateway_tools,
     )
     return app
 

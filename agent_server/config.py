@@ -38,6 +38,10 @@ ENV_ALLOWED_ORIGINS = "AGENT_SERVER_ALLOWED_ORIGINS"
 ENV_BIND_HOST = "AGENT_SERVER_BIND_HOST"  # set by `serve` for its worker processes
 ENV_MAX_PROBES = "AGENT_SERVER_MAX_PROBES"
 DEFAULT_MAX_PROBES = 8
+ENV_MCP_IDLE_SECONDS = "AGENT_SERVER_MCP_IDLE_SECONDS"
+DEFAULT_MCP_IDLE_SECONDS = 300.0
+ENV_MCP_TIMEOUT = "AGENT_SERVER_MCP_TIMEOUT"
+DEFAULT_MCP_TIMEOUT = 15.0
 
 
 def split_list(value: str | None) -> tuple[str, ...]:
@@ -46,6 +50,15 @@ def split_list(value: str | None) -> tuple[str, ...]:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _seconds(value: str | None, default: float) -> float:
+    if not (value or "").strip():
+        return default
+    try:
+        return float(value or "")
+    except ValueError:
+        return 0.0  # refused with the same message as any other number not above 0
 
 
 def _count(value: str | None, default: int) -> int:
@@ -70,6 +83,8 @@ class Config:
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     max_probes: int = DEFAULT_MAX_PROBES
+    mcp_idle_seconds: float = DEFAULT_MCP_IDLE_SECONDS
+    mcp_timeout: float = DEFAULT_MCP_TIMEOUT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
@@ -86,6 +101,8 @@ class Config:
             allowed_hosts=split_list(env.get(ENV_ALLOWED_HOSTS)),
             allowed_origins=split_list(env.get(ENV_ALLOWED_ORIGINS)),
             max_probes=_count(env.get(ENV_MAX_PROBES), DEFAULT_MAX_PROBES),
+            mcp_idle_seconds=_seconds(env.get(ENV_MCP_IDLE_SECONDS), DEFAULT_MCP_IDLE_SECONDS),
+            mcp_timeout=_seconds(env.get(ENV_MCP_TIMEOUT), DEFAULT_MCP_TIMEOUT),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -101,6 +118,8 @@ class Config:
             ENV_ALLOWED_HOSTS: ",".join(self.allowed_hosts),
             ENV_ALLOWED_ORIGINS: ",".join(self.allowed_origins),
             ENV_MAX_PROBES: str(self.max_probes),
+            ENV_MCP_IDLE_SECONDS: repr(self.mcp_idle_seconds),
+            ENV_MCP_TIMEOUT: repr(self.mcp_timeout),
         }
         if self.secret_key:
             env[ENV_SECRET_KEY] = self.secret_key
@@ -113,6 +132,18 @@ def check_max_probes(config: Config) -> None:
             f"the probe limit ({ENV_MAX_PROBES} or --max-probes) is a whole number of "
             "MCP connections, at least 1"
         )
+
+
+def check_gateway_times(config: Config) -> None:
+    for value, what in (
+        (
+            config.mcp_idle_seconds,
+            f"the gateway's idle time ({ENV_MCP_IDLE_SECONDS} or --mcp-idle-seconds)",
+        ),
+        (config.mcp_timeout, f"the gateway's timeout ({ENV_MCP_TIMEOUT} or --mcp-timeout)"),
+    ):
+        if not value > 0:
+            raise ConfigError(f"{what} is a number of seconds above 0")
 
 
 def read_key_file(home: Path) -> list[str]:

@@ -1,4 +1,5 @@
-"""What every route of one app shares: config, store, cipher, servers, tools, probe limiter."""
+"""What every route of one app shares: config, store, cipher, servers, tools, probe limiter,
+the gateway's tool set."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from agent_server.config import Config
+from agent_server.gateway.tools import GatewayTools
 from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.secrets import SecretCipher
 from agent_server.servers import ServerCatalog
@@ -21,6 +23,7 @@ class AppContext:
     servers: ServerCatalog
     tools: ToolCache
     probes: ProbeLimiter
+    gateway: GatewayTools
 
 
 def context(request: Request) -> AppContext:

@@ -7,10 +7,17 @@ check runs before its endpoint, from the same table the OpenAPI document is buil
 from starlette.routing import BaseRoute, Route
 
 from agent_server.openapi import Operation
-from agent_server.routes import health, mcp_connections, mcp_servers, openapi, settings
+from agent_server.routes import (
+    health,
+    mcp_connections,
+    mcp_gateway,
+    mcp_servers,
+    openapi,
+    settings,
+)
 from agent_server.security.session_keys import ScopeGuard
 
-_modules = (health, openapi, settings, mcp_servers, mcp_connections)
+_modules = (health, openapi, settings, mcp_servers, mcp_connections, mcp_gateway)
 routes: list[BaseRoute] = [route for module in _modules for route in module.routes]
 operations: dict[tuple[str, str], Operation] = {
     key: op for module in _modules for key, op in module.operations.items()

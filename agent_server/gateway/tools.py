@@ -1,0 +1,143 @@
+"""The gateway's tool set: the tools of every enabled server under gateway names, and calls
+routed by those names to the server that owns them.
+
+Servers are read from the store on every request, so a change (from any worker) takes effect
+at once; their connections come from the pool. A server that cannot be reached drops out of the
+tool set with a logged reason (our own words, as probes give them) and does not fail the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agent_server.gateway.names import gateway_names
+from agent_server.gateway.pool import UpstreamKey, UpstreamPool
+from agent_server.probes.failures import ProbeFailed
+from agent_server.servers import ServerCatalog
+from agent_server.store import SettingsStore
+
+if TYPE_CHECKING:
+    import mcp_types
+
+log = logging.getLogger(__name__)
+
+# Seconds a server that failed to start or answer is left out before it is tried again, so a
+# hanging server does not hold up every tools/list. A changed config is tried at once.
+RETRY_AFTER = 30.0
+
+
+@dataclass(frozen=True)
+class ServedServer:
+    """An enabled server as the gateway connects to it (its config in plaintext, in memory)."""
+
+    name: str
+    etag: str
+    config: dict[str, Any]
+
+    @property
+    def key(self) -> UpstreamKey:
+        return UpstreamKey(self.name, self.etag)
+
+
+@dataclass(frozen=True)
+class GatewayTool:
+    gateway_name: str
+    server: str
+    tool: mcp_types.Tool
+
+
+@dataclass(frozen=True)
+class ToolSet:
+    """The tools served now, and why each server left out is left out."""
+
+    tools: dict[str, GatewayTool]
+    failures: dict[str, ProbeFailed]
+
+
+class UnknownTool(LookupError):
+    pass
+
+
+class GatewayTools:
+    def __init__(
+        self, store: SettingsStore, servers: ServerCatalog, pool: UpstreamPool, timeout: float
+    ) -> None:
+        self.store = store
+        self.servers = servers
+        self.pool = pool
+        self.timeout = timeout
+        self._failed: dict[UpstreamKey, tuple[float, ProbeFailed]] = {}
+
+    def served(self) -> dict[str, ServedServer]:
+        """Every enabled server (user and managed), by name."""
+        return {
+            name: ServedServer(
+                name, self.servers.etag(name, config), self.servers.view(config, "plaintext")
+            )
+            for name, (_, config) in sorted(self.servers.all(self.store.read()).items())
+            if config.get("enabled", True) is not False
+        }
+
+    def fingerprint(self) -> frozenset[tuple[str, str]]:
+        """(name, ETag) of every served server: it changes when the served set changes."""
+        return frozenset((s.name, s.etag) for s in self.served().values())
+
+    async def _list(self, server: ServedServer) -> list[mcp_types.Tool] | ProbeFailed:
+        failed = self._failed.get(server.key)
+        if failed is not None and time.monotonic() < failed[0]:
+            return failed[1]
+        try:
+            async with self.pool.lease(server.key, server.config, self.timeout) as upstream:
+                tools = await upstream.list_tools(self.timeout)
+        except ProbeFailed as failure:
+            self._failed[server.key] = (time.monotonic() + RETRY_AFTER, failure)
+            log.warning(
+                "MCP server %r left out of the gateway for %g s: %s (%s)",
+                server.name,
+                RETRY_AFTER,
+                failure.message,
+                failure.kind,
+            )
+            return failure
+        self._failed.pop(server.key, None)
+        return tools
+
+    async def tool_set(self) -> ToolSet:
+        served = self.served()
+        await self.pool.keep_only({(s.name, s.etag) for s in served.values()})
+        listed = await asyncio.gather(*(self._list(server) for server in served.values()))
+        found = {
+            name: result
+            for name, result in zip(served, listed, strict=True)
+            if not isinstance(result, ProbeFailed)
+        }
+        names = gateway_names(
+            (server, tool.name) for server, tools in found.items() for tool in tools
+        )
+        return ToolSet(
+            tools={
+                names[(server, tool.name)]: GatewayTool(names[(server, tool.name)], server, tool)
+                for server, tools in found.items()
+                for tool in tools
+            },
+            failures={
+                name: result
+                for name, result in zip(served, listed, strict=True)
+                if isinstance(result, ProbeFailed)
+            },
+        )
+
+    async def call(
+        self, gateway_name: str, arguments: dict[str, Any], timeout: float
+    ) -> mcp_types.CallToolResult:
+        """The owning server's answer; UnknownTool, or ProbeFailed when it gives none."""
+        found = (await self.tool_set()).tools.get(gateway_name)
+        if found is None:
+            raise UnknownTool(gateway_name)
+        server = self.served()[found.server]
+        async with self.pool.lease(server.key, server.config, self.timeout) as upstream:
+            return await upstream.call_tool(found.tool.name, arguments, timeout)
