@@ -219,6 +219,11 @@ class MCPHealth(BaseModel):
 
 class MCPCatalogTool(BaseModel):
     name: str = Field(description="<server>.<tool>")
+    gateway_name: str = Field(
+        description="The tool's name on the MCP gateway (/mcp): <server>__<tool>, other "
+        "characters than A-Z a-z 0-9 _ - replaced by _, cut and given a short hash suffix "
+        "where longer than 64 or colliding with another"
+    )
     server: str
     tool: str
     description: str | None

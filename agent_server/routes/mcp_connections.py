@@ -22,6 +22,7 @@ from agent_server.document import (
     without_nulls,
 )
 from agent_server.errors import InvalidSettings, field_error
+from agent_server.gateway.names import gateway_names
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Query, Reply, errors
 from agent_server.probes import ProbeFailed, check_health, list_tools
@@ -165,11 +166,18 @@ async def catalog(request: Request) -> FastJSONResponse:
     )
     tools: list[MCPCatalogTool] = []
     servers: list[MCPCatalogServer] = []
+    names = gateway_names(
+        (name, tool.name)
+        for name, result in zip(enabled, results, strict=True)
+        if isinstance(result, MCPToolsOk)
+        for tool in result.tools
+    )
     for name, result in zip(enabled, results, strict=True):
         if isinstance(result, MCPToolsOk):
             tools += [
                 MCPCatalogTool(
                     name=f"{name}.{tool.name}",
+                    gateway_name=names[(name, tool.name)],
                     server=name,
                     tool=tool.name,
                     description=tool.description,
@@ -257,7 +265,7 @@ operations = {
         scope="write",
         summary="The tool catalog across enabled MCP servers",
         description=(
-            "Each tool is named <server>.<tool>. Servers are queried concurrently, at most "
+            "Each tool is named <server>.<tool>, and gateway_name is its name on /mcp. Servers are queried concurrently, at most "
             "--max-probes at once (default 8, shared with every other live check), each with "
             "the timeout from when its probe starts; a failing server shows its error and does "
             "not fail the catalog. The answer comes within the deadline: servers not reached "
