@@ -250,7 +250,8 @@ def build_openapi(
                     "in": "header",
                     "name": "X-Session-API-Key",
                     "description": (
-                        "Needed on every /api/ route unless the server runs with --no-auth. "
+                        "Needed on every /api/ route and on /mcp unless the server runs with "
+                        "--no-auth. "
                         "Each key has a scope: read, write or admin; an operation's "
                         "x-session-key-scope names the one it needs, and X-Expose-Secrets "
                         "encrypted or plaintext needs admin."
