@@ -268,9 +268,9 @@ operations = {
             "Each tool is named <server>.<tool>; gateway_name is its name on /mcp. Servers are "
             "queried concurrently, at most --max-probes at once (default 8, shared with every "
             "other live check), each with the timeout from when its probe starts; a failing "
-            "server shows its error and does not fail the catalog. The answer comes within the deadline: servers not reached "
-            'by then (still queued or still connecting) have ok false and error_kind "deadline", '
-            "and their probes are ended before the answer."
+            "server shows its error and does not fail the catalog. The answer comes within the "
+            "deadline: servers not reached by then (still queued or still connecting) have ok "
+            'false and error_kind "deadline", and their probes are ended before the answer.'
         ),
         query_params={"timeout": _TIMEOUT, "deadline": _DEADLINE, "refresh": _REFRESH},
         responses={200: Reply(MCPCatalogResponse), **errors(400, 401, 503)},
