@@ -361,10 +361,11 @@ def test_mcp_needs_a_write_key_and_passes_the_guard(serve: Callable[..., ServerP
 
 
 def test_sessions_share_one_child_restarted_when_it_dies(
-    serve: Callable[..., ServerProcess],
+    serve: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
     server = serve()
-    put(server, "calc", stdio("stdio_tools.py"))
+    starts = tmp_path / "starts"
+    put(server, "calc", stdio("stdio_tools.py", MCP_TEST_STARTS=str(starts)))
 
     async def check() -> None:
         async with gateway(server) as one, gateway(server) as two:
@@ -380,12 +381,21 @@ def test_sessions_share_one_child_restarted_when_it_dies(
             )
             children = children_running(server.proc.pid, "stdio_tools.py")
             assert len(children) == 1, children
+            # The live checks use the open connection rather than starting another child.
+            with server.client(timeout=60) as http:
+                listed = http.get(f"{BASE}/calc/tools", params={"refresh": "1"}).json()
+                assert "add" in {tool["name"] for tool in listed["tools"]}
+                assert http.get(f"{BASE}/calc/health").json()["ok"] is True
+                catalog = http.get("/api/mcp/tools", params={"refresh": "1"}).json()
+                assert "calc__add" in {tool["gateway_name"] for tool in catalog["tools"]}
+            assert len(starts.read_text().splitlines()) == 1
             os.kill(children[0], signal.SIGKILL)
             wait_for(lambda: not children_running(server.proc.pid, "stdio_tools.py"))
             again = await one.call_tool_mcp("calc__add", {"a": 20, "b": 22})
             assert again.structured_content == {"result": 42}
             restarted = children_running(server.proc.pid, "stdio_tools.py")
             assert len(restarted) == 1 and restarted != children
+            assert len(starts.read_text().splitlines()) == 2
 
     asyncio.run(check())
 

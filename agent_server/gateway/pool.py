@@ -21,10 +21,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agent_server.probes.connection import bounded, recorder_for, transport_for
+from agent_server.probes.connection import (
+    bounded,
+    recorder_for,
+    server_info,
+    tools_answer,
+    transport_for,
+)
+from agent_server.probes.failures import ProbeFailed
 from agent_server.probes.groups import end_groups, recorded_children
 from agent_server.probes.limiter import ProbeLimiter
 from agent_server.probes.logs import withheld_logs
+from sdk.models import MCPToolsResult
 
 if TYPE_CHECKING:
     import mcp_types
@@ -83,6 +91,20 @@ class Upstream:
                 )
             self.tools = list(listed)
         return self.tools
+
+    async def probe(self, timeout: float) -> MCPToolsResult:
+        """The answer of a live check over this connection: the tools listed again, timed."""
+        started = time.perf_counter()
+        try:
+            with withheld_logs():
+                listed = await bounded(
+                    self.client.list_tools(), timeout, (), self.recorder, self.config
+                )
+        except ProbeFailed as failed:
+            return failed.answer()
+        self.tools = list(listed)
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        return tools_answer(listed, latency, server_info(self.client))
 
     async def call_tool(
         self, tool: str, arguments: dict[str, Any], timeout: float

@@ -21,9 +21,10 @@ from agent_server.probes.failures import ProbeFailed, classify, timed_out
 from agent_server.probes.groups import end_groups, process_groups
 from agent_server.probes.limiter import ProbeLimiter
 from agent_server.probes.logs import withheld_logs
-from sdk.models import MCPProbeFailed, MCPServerInfo, MCPTool, MCPToolsOk
+from sdk.models import MCPServerInfo, MCPTool, MCPToolsOk, MCPToolsResult
 
 if TYPE_CHECKING:  # fastmcp takes most of a second to import: only probes load it
+    import mcp_types
     from fastmcp import Client
     from fastmcp.client.transports import ClientTransport
 
@@ -91,8 +92,8 @@ async def _session(
     client = Client(transport_for(config, recorder), timeout=timeout, init_timeout=timeout)
     async with client:
         result = await action(client)
-        info = client.server_info
-    return result, MCPServerInfo(name=info.name, version=info.version) if info else None
+        info = server_info(client)
+    return result, info
 
 
 async def bounded(
@@ -152,12 +153,18 @@ async def _limited(
 
 async def list_tools(
     limiter: ProbeLimiter, config: dict[str, Any], timeout: float
-) -> MCPToolsOk | MCPProbeFailed:
+) -> MCPToolsResult:
     """Connect, list the tools, disconnect: the answer of /api/mcp/test and .../tools."""
     try:
         tools, latency, info = await _limited(limiter, config, timeout, lambda c: c.list_tools())
     except ProbeFailed as failed:
-        return MCPProbeFailed(ok=False, error=failed.message, error_kind=failed.kind)
+        return failed.answer()
+    return tools_answer(tools, latency, info)
+
+
+def tools_answer(
+    tools: Sequence[mcp_types.Tool], latency: float, info: MCPServerInfo | None
+) -> MCPToolsOk:
     return MCPToolsOk(
         ok=True,
         tools=[
@@ -169,11 +176,6 @@ async def list_tools(
     )
 
 
-async def check_health(limiter: ProbeLimiter, config: dict[str, Any], timeout: float) -> float:
-    """Latency in ms of connecting and listing the tools; ProbeFailed when that fails.
-
-    Listing tools rather than MCP's ping: some servers do not route ping over HTTP, and a
-    server that lists its tools is one an agent can use.
-    """
-    _, latency, _ = await _limited(limiter, config, timeout, lambda c: c.list_tools())
-    return latency
+def server_info(client: Client[Any]) -> MCPServerInfo | None:
+    info = client.server_info
+    return MCPServerInfo(name=info.name, version=info.version) if info else None

@@ -23,9 +23,10 @@ from agent_server.document import (
 )
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.gateway.names import gateway_names
+from agent_server.gateway.pool import UpstreamKey
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Query, Reply, errors
-from agent_server.probes import ProbeFailed, check_health, list_tools
+from agent_server.probes import list_tools
 from agent_server.routes.mcp_servers import ITEM, not_found, server_name
 from agent_server.routes.resource import Resource
 from agent_server.secrets import plaintext_candidate
@@ -119,9 +120,19 @@ async def _tools(
     cached = None if refresh else ctx.tools.get(name, etag)
     if cached is not None:
         return cached
-    result = await list_tools(ctx.probes, ctx.servers.view(config, "plaintext"), timeout)
+    result = await _live_tools(ctx, name, etag, config, timeout)
     ctx.tools.put(name, etag, result)
     return result
+
+
+async def _live_tools(
+    ctx: AppContext, name: str, etag: str, config: dict[str, Any], timeout: float
+) -> MCPToolsResult:
+    """Over the gateway's connection to this config when one is open, else a new probe."""
+    pooled = ctx.gateway.pool.find(UpstreamKey(name, etag))
+    if pooled is not None:
+        return await pooled.probe(timeout)
+    return await list_tools(ctx.probes, ctx.servers.view(config, "plaintext"), timeout)
 
 
 async def _within(deadline: float, probes: list[Task[MCPToolsResult]]) -> list[MCPToolsResult]:
@@ -199,17 +210,18 @@ async def catalog(request: Request) -> FastJSONResponse:
 
 
 async def health(request: Request) -> FastJSONResponse:
+    """Lists the tools rather than sending MCP's ping: some servers do not route ping over
+    HTTP, and a server that lists its tools is one an agent can use."""
     ctx = context(request)
     name = server_name(request)
     timeout = _timeout(request)
     etag, config = _stored(ctx, name)
     checked_at = datetime.now(UTC).isoformat(timespec="seconds")
-    try:
-        latency = await check_health(ctx.probes, ctx.servers.view(config, "plaintext"), timeout)
-    except ProbeFailed as failed:
-        report = MCPHealth(ok=False, latency_ms=None, checked_at=checked_at, error=failed.message)
+    result = await _live_tools(ctx, name, etag, config, timeout)
+    if isinstance(result, MCPProbeFailed):
+        report = MCPHealth(ok=False, latency_ms=None, checked_at=checked_at, error=result.error)
     else:
-        report = MCPHealth(ok=True, latency_ms=latency, checked_at=checked_at, error=None)
+        report = MCPHealth(ok=True, latency_ms=result.latency_ms, checked_at=checked_at, error=None)
     return FastJSONResponse(report.model_dump(), headers={"ETag": etag})
 
 
