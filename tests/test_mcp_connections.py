@@ -609,6 +609,7 @@ def test_catalog_names_tools_by_server_and_reports_each_server(
         for name, tool in server_tools.items():
             assert tools[f"{server}.{name}"] == {
                 "name": f"{server}.{name}",
+                "gateway_name": f"{server}__{name}",
                 "server": server,
                 "tool": name,
                 "description": tool["description"],
