@@ -209,6 +209,32 @@ class MCPProbeFailed(BaseModel):
 
 MCPToolsResult = MCPToolsOk | MCPProbeFailed
 
+MAX_CALL_TIMEOUT = 600
+
+
+class MCPToolCallRequest(BaseModel):
+    """A call of one gateway tool, for callers that do not speak MCP."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arguments: dict[str, Any] = Field(default_factory=dict, description="The tool's arguments.")
+    timeout: float = Field(
+        default=60, gt=0, le=MAX_CALL_TIMEOUT, description="Seconds, at most 600."
+    )
+
+
+class MCPToolCallOk(BaseModel):
+    """The server's answer, as it gave it: an error result is `is_error` true, still ok."""
+
+    ok: Literal[True]
+    content: list[dict[str, Any]] = Field(description="MCP content blocks.")
+    structured_content: dict[str, Any] | None
+    is_error: bool
+    latency_ms: float
+
+
+MCPToolCallResult = MCPToolCallOk | MCPProbeFailed
+
 
 class MCPHealth(BaseModel):
     ok: bool

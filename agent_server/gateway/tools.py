@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agent_server.gateway.names import gateway_names
+from agent_server.gateway.names import gateway_names, plain_name
 from agent_server.gateway.pool import UpstreamKey, UpstreamPool
 from agent_server.probes.failures import ProbeFailed
 from agent_server.servers import ServerCatalog
@@ -135,8 +135,13 @@ class GatewayTools:
         self, gateway_name: str, arguments: dict[str, Any], timeout: float
     ) -> mcp_types.CallToolResult:
         """The owning server's answer; UnknownTool, or ProbeFailed when it gives none."""
-        found = (await self.tool_set()).tools.get(gateway_name)
+        tool_set = await self.tool_set()
+        found = tool_set.tools.get(gateway_name)
         if found is None:
+            # A tool of a server left out is unknown now; say why its server is left out.
+            for server, failure in tool_set.failures.items():
+                if gateway_name.startswith(plain_name(server, "")):
+                    raise failure
             raise UnknownTool(gateway_name)
         server = self.served()[found.server]
         async with self.pool.lease(server.key, server.config, self.timeout) as upstream:

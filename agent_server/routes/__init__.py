@@ -12,12 +12,21 @@ from agent_server.routes import (
     mcp_connections,
     mcp_gateway,
     mcp_servers,
+    mcp_tool_calls,
     openapi,
     settings,
 )
 from agent_server.security.session_keys import ScopeGuard
 
-_modules = (health, openapi, settings, mcp_servers, mcp_connections, mcp_gateway)
+_modules = (
+    health,
+    openapi,
+    settings,
+    mcp_servers,
+    mcp_connections,
+    mcp_tool_calls,
+    mcp_gateway,
+)
 routes: list[BaseRoute] = [route for module in _modules for route in module.routes]
 operations: dict[tuple[str, str], Operation] = {
     key: op for module in _modules for key, op in module.operations.items()

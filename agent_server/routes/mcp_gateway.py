@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 from agent_server.gateway.endpoint import PATH
 from agent_server.openapi import Operation, Reply, errors
 from agent_server.routes.resource import Resource
+from sdk.models import ErrorBody
 
 METHODS = ("GET", "POST", "DELETE")
 
@@ -43,6 +44,9 @@ _ANSWER = Reply(
     {"type": "object", "description": "A JSON-RPC 2.0 message (or a text/event-stream)."},
     description="The JSON-RPC answer, as JSON or as an event stream.",
 )
+_REFUSED = Reply(
+    ErrorBody, description="The key lacks the write scope, or a browser request from another site"
+)
 operations = {
     (PATH, method): Operation(
         operation_id=f"mcp_gateway_{method.lower()}",
@@ -53,7 +57,7 @@ operations = {
         if method == "POST"
         else None,
         request_description="A JSON-RPC 2.0 request or notification." if method == "POST" else "",
-        responses={200: _ANSWER, **errors(400, 401, 403, 404, 415)},
+        responses={200: _ANSWER, 403: _REFUSED, **errors(400, 401, 404, 415)},
         tags=("mcp-gateway",),
     )
     for method, summary in (
