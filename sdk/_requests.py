@@ -10,9 +10,11 @@ import httpx
 from pydantic import BaseModel
 
 from sdk.errors import ERRORS_BY_STATUS, BadRequest, SettingsAPIError
-from sdk.models import SERVER_NAME_RULE, ExposeMode, is_valid_server_name
+from sdk.models import DEFAULT_CALL_TIMEOUT, SERVER_NAME_RULE, ExposeMode, is_valid_server_name
 
 SERVERS = "/api/settings/mcp-servers"
+TOOLS = "/api/mcp/tools"
+CALL_MARGIN = 30.0  # seconds for connecting to the server, on top of the call itself
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,16 @@ class Call:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
+    timeout: float | None = None  # seconds to wait for the answer; None: the client's own
+
+
+def tool_call(gateway_name: str, arguments: dict[str, Any] | None, timeout: float | None) -> Call:
+    """A gateway tool call; the HTTP wait is the call's timeout plus a margin for the rest."""
+    json: dict[str, Any] = {"arguments": arguments or {}}
+    if timeout is not None:
+        json["timeout"] = timeout
+    wait = (timeout if timeout is not None else DEFAULT_CALL_TIMEOUT) + CALL_MARGIN
+    return Call("POST", f"{TOOLS}/{quote(gateway_name, safe='')}/call", json=json, timeout=wait)
 
 
 def conditional(

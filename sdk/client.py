@@ -14,13 +14,26 @@ from typing import Any
 import httpx
 
 from sdk._keys import find_api_key
-from sdk._requests import SERVERS, Call, body, check, conditional, server_path
+from sdk._requests import (
+    SERVERS,
+    TOOLS,
+    Call,
+    body,
+    check,
+    conditional,
+    server_path,
+    tool_call,
+)
 from sdk.errors import PreconditionFailed
 from sdk.models import (
     ExposeMode,
+    MCPCatalogResponse,
+    MCPProbeFailed,
     MCPServerConfig,
     MCPServerListResponse,
     MCPServerResponse,
+    MCPToolCallOk,
+    MCPToolCallResult,
     SettingsResponse,
 )
 
@@ -43,7 +56,7 @@ def _settings_patch(agent_settings_diff: Config | None, misc_settings_diff: Conf
 
 
 class SettingsClient:
-    """The settings API, synchronously: `client.settings` and `client.mcp_servers`."""
+    """The settings API, synchronously: `client.settings`, `client.mcp_servers`, `client.mcp`."""
 
     def __init__(
         self,
@@ -63,9 +76,16 @@ class SettingsClient:
         )
         self.settings = Settings(self._send)
         self.mcp_servers = MCPServers(self._send)
+        self.mcp = MCP(self._send)
 
     def _send(self, call: Call) -> httpx.Response:
-        response = self._http.request(call.method, call.path, headers=call.headers, json=call.json)
+        response = self._http.request(
+            call.method,
+            call.path,
+            headers=call.headers,
+            json=call.json,
+            timeout=call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
         return check(response)
 
     def close(self) -> None:
@@ -168,8 +188,36 @@ class MCPServers:
         raise ValueError("attempts must be at least 1")
 
 
+def _call_result(response: httpx.Response) -> MCPToolCallResult:
+    if response.json().get("ok"):
+        return MCPToolCallOk.model_validate_json(response.content)
+    return MCPProbeFailed.model_validate_json(response.content)
+
+
+class MCP:
+    """The MCP gateway's tools over plain HTTP."""
+
+    def __init__(self, send: Callable[[Call], httpx.Response]) -> None:
+        self._send = send
+
+    def tools(self) -> MCPCatalogResponse:
+        """The catalog: every enabled server's tools with their `gateway_name`."""
+        return MCPCatalogResponse.model_validate_json(self._send(Call("GET", TOOLS)).content)
+
+    def call_tool(
+        self,
+        gateway_name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> MCPToolCallResult:
+        """The server's answer (`is_error` true for an error result), or MCPProbeFailed when
+        it gave none; NotFound for a name the gateway does not serve."""
+        return _call_result(self._send(tool_call(gateway_name, arguments, timeout)))
+
+
 class AsyncSettingsClient:
-    """The settings API, asynchronously: `client.settings` and `client.mcp_servers`."""
+    """The settings API, asynchronously: `client.settings`, `client.mcp_servers`, `client.mcp`."""
 
     def __init__(
         self,
@@ -189,10 +237,15 @@ class AsyncSettingsClient:
         )
         self.settings = AsyncSettings(self._send)
         self.mcp_servers = AsyncMCPServers(self._send)
+        self.mcp = AsyncMCP(self._send)
 
     async def _send(self, call: Call) -> httpx.Response:
         response = await self._http.request(
-            call.method, call.path, headers=call.headers, json=call.json
+            call.method,
+            call.path,
+            headers=call.headers,
+            json=call.json,
+            timeout=call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
         return check(response)
 
@@ -207,6 +260,29 @@ class AsyncSettingsClient:
 
 
 AsyncSend = Callable[[Call], Awaitable[httpx.Response]]
+
+
+class AsyncMCP:
+    """The MCP gateway's tools over plain HTTP."""
+
+    def __init__(self, send: AsyncSend) -> None:
+        self._send = send
+
+    async def tools(self) -> MCPCatalogResponse:
+        """The catalog: every enabled server's tools with their `gateway_name`."""
+        response = await self._send(Call("GET", TOOLS))
+        return MCPCatalogResponse.model_validate_json(response.content)
+
+    async def call_tool(
+        self,
+        gateway_name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> MCPToolCallResult:
+        """The server's answer (`is_error` true for an error result), or MCPProbeFailed when
+        it gave none; NotFound for a name the gateway does not serve."""
+        return _call_result(await self._send(tool_call(gateway_name, arguments, timeout)))
 
 
 class AsyncSettings:

@@ -209,7 +209,8 @@ class MCPProbeFailed(BaseModel):
 
 MCPToolsResult = MCPToolsOk | MCPProbeFailed
 
-MAX_CALL_TIMEOUT = 600
+DEFAULT_CALL_TIMEOUT = 60.0
+MAX_CALL_TIMEOUT = 600.0
 
 
 class MCPToolCallRequest(BaseModel):
@@ -219,7 +220,7 @@ class MCPToolCallRequest(BaseModel):
 
     arguments: dict[str, Any] = Field(default_factory=dict, description="The tool's arguments.")
     timeout: float = Field(
-        default=60, gt=0, le=MAX_CALL_TIMEOUT, description="Seconds, at most 600."
+        default=DEFAULT_CALL_TIMEOUT, gt=0, le=MAX_CALL_TIMEOUT, description="Seconds, at most 600."
     )
 
 
