@@ -25,6 +25,7 @@ from agent_server.config import (
 )
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
+from agent_server.gateway.credentials import CredentialError
 from agent_server.gateway.endpoint import Gateway
 from agent_server.gateway.pool import UpstreamPool
 from agent_server.gateway.tools import GatewayTools
@@ -79,6 +80,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidSettings)
     return JSONResponse(ValidationErrorBody(detail=exc.errors).model_dump(), status_code=422)
+
+
+async def _refused_credentials(request: Request, exc: Exception) -> Response:
+    return JSONResponse(ErrorBody(detail=str(exc)).model_dump(), status_code=400)
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
@@ -173,6 +178,7 @@ def create_app(config: Config) -> Starlette:
             InvalidSettings: _invalid,
             StoreUnavailable: _unavailable,
             SecretUnavailable: _unavailable,
+            CredentialError: _refused_credentials,
         },
         lifespan=lifespan,
     )

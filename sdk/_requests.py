@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from json import dumps
 from typing import Any
 from urllib.parse import quote
 
@@ -26,13 +27,23 @@ class Call:
     timeout: float | None = None  # seconds to wait for the answer; None: the client's own
 
 
-def tool_call(gateway_name: str, arguments: dict[str, Any] | None, timeout: float | None) -> Call:
+def tool_call(
+    gateway_name: str,
+    arguments: dict[str, Any] | None,
+    timeout: float | None,
+    authorization: str | None,
+    mcp_headers: dict[str, dict[str, str]] | None,
+) -> Call:
     """A gateway tool call; the HTTP wait is the call's timeout plus a margin for the rest."""
     json: dict[str, Any] = {"arguments": arguments or {}}
     if timeout is not None:
         json["timeout"] = timeout
+    if authorization is not None:
+        json["authorization"] = authorization
+    headers = {"MCP-HEADERS": dumps(mcp_headers)} if mcp_headers else {}
     wait = (timeout if timeout is not None else DEFAULT_CALL_TIMEOUT) + CALL_MARGIN
-    return Call("POST", f"{TOOLS}/{quote(gateway_name, safe='')}/call", json=json, timeout=wait)
+    path = f"{TOOLS}/{quote(gateway_name, safe='')}/call"
+    return Call("POST", path, headers, json, timeout=wait)
 
 
 def conditional(

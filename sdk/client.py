@@ -210,10 +210,17 @@ class MCP:
         arguments: dict[str, Any] | None = None,
         *,
         timeout: float | None = None,
+        authorization: str | None = None,
+        mcp_headers: dict[str, dict[str, str]] | None = None,
     ) -> MCPToolCallResult:
         """The server's answer (`is_error` true for an error result), or MCPProbeFailed when
-        it gave none; NotFound for a name the gateway does not serve."""
-        return _call_result(self._send(tool_call(gateway_name, arguments, timeout)))
+        it gave none; NotFound for a name the gateway does not serve.
+
+        `authorization` is a bare token for a server whose auth is "client"; `mcp_headers`
+        gives the headers servers leave to the caller, by server name (the MCP-HEADERS header).
+        """
+        call = tool_call(gateway_name, arguments, timeout, authorization, mcp_headers)
+        return _call_result(self._send(call))
 
 
 class AsyncSettingsClient:
@@ -279,10 +286,12 @@ class AsyncMCP:
         arguments: dict[str, Any] | None = None,
         *,
         timeout: float | None = None,
+        authorization: str | None = None,
+        mcp_headers: dict[str, dict[str, str]] | None = None,
     ) -> MCPToolCallResult:
-        """The server's answer (`is_error` true for an error result), or MCPProbeFailed when
-        it gave none; NotFound for a name the gateway does not serve."""
-        return _call_result(await self._send(tool_call(gateway_name, arguments, timeout)))
+        """The server's answer, as SettingsClient.mcp.call_tool gives it."""
+        call = tool_call(gateway_name, arguments, timeout, authorization, mcp_headers)
+        return _call_result(await self._send(call))
 
 
 class AsyncSettings:

@@ -67,10 +67,14 @@ class RemoteServerConfig(_Open):
 
     url: str = Field(description="An http or https URL.")
     transport: Literal["http", "streamable-http", "sse"] | None = None
-    headers: dict[str, str] = Field(default_factory=dict, description="Values are secrets.")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Values are secrets; "client" means the caller sends it (MCP-HEADERS).',
+    )
     auth: str | None = Field(
         default=None,
-        description='A bearer token (secret), or "oauth" for OAuth.',
+        description='A bearer token (secret), "oauth" for OAuth, or "client": the caller '
+        "sends it as Authorization in MCP-HEADERS.",
     )
     sse_read_timeout: float | None = None
     timeout: int | None = None
@@ -221,6 +225,13 @@ class MCPToolCallRequest(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict, description="The tool's arguments.")
     timeout: float = Field(
         default=DEFAULT_CALL_TIMEOUT, gt=0, le=MAX_CALL_TIMEOUT, description="Seconds, at most 600."
+    )
+    authorization: str | None = Field(
+        default=None,
+        min_length=1,
+        pattern=r"^[^\r\n\x00]+$",
+        description='For a server whose auth is "client": the bare token, sent to that server '
+        "as Authorization: Bearer <token>. Never stored or logged.",
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
+from agent_server.gateway.credentials import ClientHeaders
 from agent_server.gateway.tools import GatewayTool, GatewayTools, UnknownTool
 from agent_server.probes.failures import ProbeFailed
 
@@ -27,9 +28,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PATH = "/mcp"
+GIVEN_KEY = "agent_server.mcp_headers"  # where the route leaves the caller's parsed MCP-HEADERS
 DEFAULT_CALL_TIMEOUT = 300.0  # seconds a tool call through /mcp may take
 # How often the watcher looks for configuration changes and idle connections.
 WATCH_INTERVAL = 1.0
+
+
+def _given() -> ClientHeaders:
+    """The caller's MCP-HEADERS of the request being served, parsed and checked on its way in."""
+    from fastmcp.server.dependencies import get_http_request
+
+    try:
+        request = get_http_request()
+    except RuntimeError:
+        return {}
+    given: ClientHeaders = request.scope.get(GIVEN_KEY, {})
+    return given
 
 
 def _tool_class(gateway: GatewayTools) -> type[Tool]:
@@ -41,11 +55,13 @@ def _tool_class(gateway: GatewayTools) -> type[Tool]:
 
         async def run(self, arguments: dict[str, Any]) -> ToolResult:
             try:
-                result = await gateway.call(self.name, arguments, DEFAULT_CALL_TIMEOUT)
+                result = await gateway.call(self.name, arguments, DEFAULT_CALL_TIMEOUT, _given())
             except UnknownTool:
                 raise ToolError(f"the tool {self.name!r} is not served any more") from None
             except ProbeFailed as failed:
-                raise ToolError(f"the MCP server gave no answer: {failed.message}") from None
+                raise ToolError(
+                    f"the MCP server gave no answer ({failed.kind}): {failed.message}"
+                ) from None
             return ToolResult(
                 content=result.content,
                 structured_content=result.structured_content,
@@ -78,7 +94,7 @@ def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
 
     class GatewayProvider(Provider):
         async def _list_tools(self) -> Sequence[Tool]:
-            found = (await gateway.tool_set()).tools.values()
+            found = (await gateway.tool_set(_given())).tools.values()
             return [_served_tool(tool_class, tool) for tool in found]
 
     class SessionRecorder(Middleware):

@@ -14,6 +14,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agent_server.gateway.credentials import (
+    AUTHORIZATION,
+    ClientHeaders,
+    CredentialError,
+    client_slots,
+    fingerprint,
+    given_for,
+    with_credentials,
+)
 from agent_server.gateway.names import gateway_names, plain_name
 from agent_server.gateway.pool import UpstreamKey, UpstreamPool
 from agent_server.probes.failures import ProbeFailed
@@ -38,9 +47,17 @@ class ServedServer:
     etag: str
     config: dict[str, Any]
 
-    @property
-    def key(self) -> UpstreamKey:
-        return UpstreamKey(self.name, self.etag)
+    def connection(self, given: ClientHeaders) -> tuple[UpstreamKey, dict[str, Any]]:
+        """The pool key and the config to connect with, given the caller's credentials.
+
+        ProbeFailed ("auth") when a credential the config leaves to the caller is missing.
+        """
+        try:
+            supplied = given_for(self.name, self.config, given)
+        except CredentialError as refused:  # checked at the request's start; never here
+            raise ProbeFailed("auth", str(refused)) from None
+        config = with_credentials(self.name, self.config, supplied)
+        return UpstreamKey(self.name, self.etag, fingerprint(supplied)), config
 
 
 @dataclass(frozen=True)
@@ -86,15 +103,21 @@ class GatewayTools:
         """(name, ETag) of every served server: it changes when the served set changes."""
         return frozenset((s.name, s.etag) for s in self.served().values())
 
-    async def _list(self, server: ServedServer) -> list[mcp_types.Tool] | ProbeFailed:
-        failed = self._failed.get(server.key)
+    async def _list(
+        self, server: ServedServer, given: ClientHeaders
+    ) -> list[mcp_types.Tool] | ProbeFailed:
+        try:
+            key, config = server.connection(given)
+        except ProbeFailed as missing:  # not this caller's to fix in the log
+            return missing
+        failed = self._failed.get(key)
         if failed is not None and time.monotonic() < failed[0]:
             return failed[1]
         try:
-            async with self.pool.lease(server.key, server.config, self.timeout) as upstream:
+            async with self.pool.lease(key, config, self.timeout) as upstream:
                 tools = await upstream.list_tools(self.timeout)
         except ProbeFailed as failure:
-            self._failed[server.key] = (time.monotonic() + RETRY_AFTER, failure)
+            self._failed[key] = (time.monotonic() + RETRY_AFTER, failure)
             log.warning(
                 "MCP server %r left out of the gateway for %g s: %s (%s)",
                 server.name,
@@ -103,13 +126,16 @@ class GatewayTools:
                 failure.kind,
             )
             return failure
-        self._failed.pop(server.key, None)
+        self._failed.pop(key, None)
         return tools
 
-    async def tool_set(self) -> ToolSet:
+    async def tool_set(self, given: ClientHeaders) -> ToolSet:
+        """The tools this caller (with its credentials) is served."""
         served = self.served()
-        await self.pool.keep_only({(s.name, s.etag) for s in served.values()})
-        listed = await asyncio.gather(*(self._list(server) for server in served.values()))
+        current = {(s.name, s.etag) for s in served.values()}
+        await self.pool.keep_only(current)
+        self._failed = {k: v for k, v in self._failed.items() if (k.name, k.etag) in current}
+        listed = await asyncio.gather(*(self._list(server, given) for server in served.values()))
         found = {
             name: result
             for name, result in zip(served, listed, strict=True)
@@ -131,11 +157,22 @@ class GatewayTools:
             },
         )
 
+    def with_bearer(self, gateway_name: str, given: ClientHeaders, token: str) -> ClientHeaders:
+        """llama-stack's bare token: `Bearer <token>` as the Authorization of each server the
+        gateway name can belong to whose config leaves Authorization to the caller."""
+        out = dict(given)
+        for server in self.served().values():
+            owns = gateway_name.startswith(plain_name(server.name, ""))
+            if owns and "authorization" in client_slots(server.config):
+                supplied = given_for(server.name, server.config, given)
+                out[server.name] = {**supplied, AUTHORIZATION: f"Bearer {token}"}
+        return out
+
     async def call(
-        self, gateway_name: str, arguments: dict[str, Any], timeout: float
+        self, gateway_name: str, arguments: dict[str, Any], timeout: float, given: ClientHeaders
     ) -> mcp_types.CallToolResult:
         """The owning server's answer; UnknownTool, or ProbeFailed when it gives none."""
-        tool_set = await self.tool_set()
+        tool_set = await self.tool_set(given)
         found = tool_set.tools.get(gateway_name)
         if found is None:
             # A tool of a server left out is unknown now; say why its server is left out.
@@ -143,6 +180,6 @@ class GatewayTools:
                 if gateway_name.startswith(plain_name(server, "")):
                     raise failure
             raise UnknownTool(gateway_name)
-        server = self.served()[found.server]
-        async with self.pool.lease(server.key, server.config, self.timeout) as upstream:
+        key, config = self.served()[found.server].connection(given)
+        async with self.pool.lease(key, config, self.timeout) as upstream:
             return await upstream.call_tool(found.tool.name, arguments, timeout)

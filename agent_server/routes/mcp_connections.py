@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from agent_server.bodies import read_json_object
-from agent_server.context import AppContext, context
+from agent_server.context import AppContext, client_headers, context
 from agent_server.document import (
     is_valid_server_name,
     pydantic_field_errors,
@@ -22,11 +22,17 @@ from agent_server.document import (
     without_nulls,
 )
 from agent_server.errors import InvalidSettings, field_error
+from agent_server.gateway.credentials import (
+    ClientHeaders,
+    client_slots,
+    given_for,
+    with_credentials,
+)
 from agent_server.gateway.names import gateway_names
-from agent_server.gateway.pool import UpstreamKey
+from agent_server.gateway.tools import ServedServer
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Query, Reply, errors
-from agent_server.probes import list_tools
+from agent_server.probes import ProbeFailed, list_tools
 from agent_server.routes.mcp_servers import ITEM, not_found, server_name
 from agent_server.routes.resource import Resource
 from agent_server.secrets import plaintext_candidate
@@ -99,6 +105,11 @@ async def test_config(request: Request) -> FastJSONResponse:
     if problems:
         raise InvalidSettings(problems)
     config = plaintext_candidate(candidate, stored, ctx.cipher)
+    name = body.name or ""
+    try:
+        config = with_credentials(name, config, given_for(name, config, client_headers(request)))
+    except ProbeFailed as missing:
+        return FastJSONResponse(missing.answer().model_dump())
     result = await list_tools(ctx.probes, config, body.timeout)
     return FastJSONResponse(result.model_dump())
 
@@ -110,29 +121,50 @@ async def server_tools(request: Request) -> FastJSONResponse:
     etag, config = _stored(ctx, name)
     if config.get("enabled", True) is False:
         raise HTTPException(409, f"MCP server {name!r} is disabled; enable it to list its tools")
-    result = await _tools(ctx, name, etag, config, timeout, refresh=_refresh(request))
+    given = client_headers(request)
+    result = await _tools(ctx, name, etag, config, timeout, _refresh(request), given)
     return FastJSONResponse(result.model_dump(), headers={"ETag": etag})
 
 
 async def _tools(
-    ctx: AppContext, name: str, etag: str, config: dict[str, Any], timeout: float, refresh: bool
+    ctx: AppContext,
+    name: str,
+    etag: str,
+    config: dict[str, Any],
+    timeout: float,
+    refresh: bool,
+    given: ClientHeaders,
 ) -> MCPToolsResult:
-    cached = None if refresh else ctx.tools.get(name, etag)
+    # A server that takes credentials from the caller answers each caller on its own: its
+    # answers are never cached.
+    shared = not client_slots(config)
+    cached = ctx.tools.get(name, etag) if shared and not refresh else None
     if cached is not None:
         return cached
-    result = await _live_tools(ctx, name, etag, config, timeout)
-    ctx.tools.put(name, etag, result)
+    result = await _live_tools(ctx, name, etag, config, timeout, given)
+    if shared:
+        ctx.tools.put(name, etag, result)
     return result
 
 
 async def _live_tools(
-    ctx: AppContext, name: str, etag: str, config: dict[str, Any], timeout: float
+    ctx: AppContext,
+    name: str,
+    etag: str,
+    config: dict[str, Any],
+    timeout: float,
+    given: ClientHeaders,
 ) -> MCPToolsResult:
     """Over the gateway's connection to this config when one is open, else a new probe."""
-    pooled = ctx.gateway.pool.find(UpstreamKey(name, etag))
+    server = ServedServer(name, etag, ctx.servers.view(config, "plaintext"))
+    try:
+        key, plaintext = server.connection(given)
+    except ProbeFailed as missing:
+        return missing.answer()
+    pooled = ctx.gateway.pool.find(key)
     if pooled is not None:
         return await pooled.probe(timeout)
-    return await list_tools(ctx.probes, ctx.servers.view(config, "plaintext"), timeout)
+    return await list_tools(ctx.probes, plaintext, timeout)
 
 
 async def _within(deadline: float, probes: list[Task[MCPToolsResult]]) -> list[MCPToolsResult]:
@@ -161,6 +193,7 @@ async def catalog(request: Request) -> FastJSONResponse:
     timeout = _timeout(request)
     deadline = _seconds(request, "deadline", DEFAULT_DEADLINE, MAX_DEADLINE)
     refresh = _refresh(request)
+    given = client_headers(request)
     enabled = {
         name: config
         for name, (_, config) in sorted(ctx.servers.all(ctx.store.read()).items())
@@ -170,7 +203,7 @@ async def catalog(request: Request) -> FastJSONResponse:
         deadline,
         [
             asyncio.create_task(
-                _tools(ctx, name, ctx.servers.etag(name, config), config, timeout, refresh)
+                _tools(ctx, name, ctx.servers.etag(name, config), config, timeout, refresh, given)
             )
             for name, config in enabled.items()
         ],
@@ -217,7 +250,7 @@ async def health(request: Request) -> FastJSONResponse:
     timeout = _timeout(request)
     etag, config = _stored(ctx, name)
     checked_at = datetime.now(UTC).isoformat(timespec="seconds")
-    result = await _live_tools(ctx, name, etag, config, timeout)
+    result = await _live_tools(ctx, name, etag, config, timeout, client_headers(request))
     if isinstance(result, MCPProbeFailed):
         report = MCPHealth(ok=False, latency_ms=None, checked_at=checked_at, error=result.error)
     else:

@@ -6,10 +6,12 @@ the `write` scope (it runs tools) are checked before, as on every route.
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from agent_server.gateway.endpoint import PATH
+from agent_server.context import client_headers
+from agent_server.gateway.endpoint import GIVEN_KEY, PATH
 from agent_server.openapi import Operation, Reply, errors
 from agent_server.routes.resource import Resource
 from sdk.models import ErrorBody
@@ -18,10 +20,13 @@ METHODS = ("GET", "POST", "DELETE")
 
 
 class GatewayEndpoint:
-    """ASGI: the request goes to the gateway app of the app serving it."""
+    """ASGI: the request goes to the gateway app of the app serving it, with the caller's
+    MCP-HEADERS parsed and checked first (a refused one is a 400)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await scope["app"].state.gateway.app(scope, receive, send)
+        app = scope["app"]
+        scope[GIVEN_KEY] = client_headers(Request(scope))
+        await app.state.gateway.app(scope, receive, send)
 
 
 class GatewayRoute(Resource):

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from agent_server.bodies import read_json_object
-from agent_server.context import context
+from agent_server.context import client_headers, context
 from agent_server.document import pydantic_field_errors
 from agent_server.errors import InvalidSettings
 from agent_server.gateway.names import PATTERN
@@ -41,9 +41,12 @@ async def call_tool(request: Request) -> FastJSONResponse:
         body = MCPToolCallRequest.model_validate(await read_json_object(request))
     except ValidationError as exc:
         raise InvalidSettings(pydantic_field_errors(exc, ())) from None
+    given = client_headers(request)
+    if body.authorization is not None:
+        given = ctx.gateway.with_bearer(name, given, body.authorization)
     started = time.perf_counter()
     try:
-        result = await ctx.gateway.call(name, body.arguments, body.timeout)
+        result = await ctx.gateway.call(name, body.arguments, body.timeout, given)
     except UnknownTool:
         raise _unknown(name) from None
     except ProbeFailed as failed:
@@ -78,7 +81,10 @@ operations = {
         ),
         path_params={"gateway_name": "The tool's gateway name: <server>__<tool>, as listed."},
         request=MCPToolCallRequest,
-        request_description="The arguments, and a timeout in seconds.",
+        request_description=(
+            'The arguments, a timeout in seconds, and for a server whose auth is "client" '
+            "the caller's bare token (sent as Authorization: Bearer <token>)."
+        ),
         responses={
             200: Reply(
                 (MCPToolCallOk, MCPProbeFailed),
