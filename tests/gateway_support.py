@@ -84,14 +84,16 @@ def wait_for(condition: Callable[[], Any], within: float = 15.0) -> Any:
 class Remote:
     recording: str  # URL of the header-recording server
     record: Path  # its record of headers, one JSON object per request
+    second: str  # URL of another header-recording server
+    second_record: Path
     tools: str  # URL of http_tools.py
 
 
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
     folder = tmp_path_factory.mktemp("gateway-remote")
-    record = folder / "headers.jsonl"
-    ports = {"recording": free_port(), "tools": free_port()}
+    record, second_record = folder / "headers.jsonl", folder / "second-headers.jsonl"
+    ports = {"recording": free_port(), "second": free_port(), "tools": free_port()}
     procs = [
         subprocess.Popen(
             [PYTHON, str(SERVERS / script), str(ports[key]), *extra],
@@ -101,6 +103,7 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
         )
         for key, script, extra in (
             ("recording", "recording_http.py", [str(record)]),
+            ("second", "recording_http.py", [str(second_record)]),
             ("tools", "http_tools.py", []),
         )
     ]
@@ -110,12 +113,19 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
         yield Remote(
             recording=f"http://127.0.0.1:{ports['recording']}/mcp",
             record=record,
+            second=f"http://127.0.0.1:{ports['second']}/mcp",
+            second_record=second_record,
             tools=f"http://127.0.0.1:{ports['tools']}/mcp",
         )
     finally:
         for proc in procs:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def recorded(record: Path) -> str:
+    """Everything a recording server got so far (empty before its first request)."""
+    return record.read_text() if record.exists() else ""
 
 
 def _listening(port: int) -> bool:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fastmcp import FastMCP
     from fastmcp.server.http import StarletteWithLifespan
     from fastmcp.tools import Tool
+    from fastmcp.utilities.versions import VersionSpec
     from starlette.types import ASGIApp
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def _tool_class(gateway: GatewayTools) -> type[Tool]:
                 raise ToolError(f"the tool {self.name!r} is not served any more") from None
             except ProbeFailed as failed:
                 raise ToolError(
-                    f"the MCP server gave no answer ({failed.kind}): {failed.message}"
+                    f"the MCP server is unavailable ({failed.kind}): {failed.message}"
                 ) from None
             return ToolResult(
                 content=result.content,
@@ -96,6 +97,16 @@ def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
         async def _list_tools(self) -> Sequence[Tool]:
             found = (await gateway.tool_set(_given())).tools.values()
             return [_served_tool(tool_class, tool) for tool in found]
+
+        async def _get_tool(self, name: str, version: VersionSpec | None = None) -> Tool | None:
+            tool_set = await gateway.tool_set(_given())
+            found = tool_set.tools.get(name)
+            if found is not None:
+                return _served_tool(tool_class, found)
+            if tool_set.left_out(name) is not None:
+                # A call to a tool of a server left out is a tool error saying why.
+                return tool_class(name=name, parameters={"type": "object"})
+            return None
 
     class SessionRecorder(Middleware):
         """Remembers each connected session, to tell it when the tool set changes."""

@@ -74,6 +74,13 @@ class ToolSet:
     tools: dict[str, GatewayTool]
     failures: dict[str, ProbeFailed]
 
+    def left_out(self, gateway_name: str) -> ProbeFailed | None:
+        """Why the server a name not served would belong to is left out, if it is."""
+        for server, failure in self.failures.items():
+            if gateway_name.startswith(plain_name(server, "")):
+                return failure
+        return None
+
 
 class UnknownTool(LookupError):
     pass
@@ -175,11 +182,7 @@ class GatewayTools:
         tool_set = await self.tool_set(given)
         found = tool_set.tools.get(gateway_name)
         if found is None:
-            # A tool of a server left out is unknown now; say why its server is left out.
-            for server, failure in tool_set.failures.items():
-                if gateway_name.startswith(plain_name(server, "")):
-                    raise failure
-            raise UnknownTool(gateway_name)
+            raise tool_set.left_out(gateway_name) or UnknownTool(gateway_name)
         key, config = self.served()[found.server].connection(given)
         async with self.pool.lease(key, config, self.timeout) as upstream:
             return await upstream.call_tool(found.tool.name, arguments, timeout)
