@@ -27,6 +27,7 @@ from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
 from agent_server.gateway.credentials import CredentialError
 from agent_server.gateway.endpoint import Gateway
+from agent_server.gateway.pins import PinStore
 from agent_server.gateway.pool import UpstreamPool
 from agent_server.gateway.tools import GatewayTools
 from agent_server.managed import load_managed_servers
@@ -158,7 +159,8 @@ def create_app(config: Config) -> Starlette:
     guard = GuardRules.build(config.bind_host, config.allowed_hosts, config.allowed_origins)
     probes = ProbeLimiter(config.max_probes)
     pool = UpstreamPool(probes, config.mcp_idle_seconds)
-    gateway_tools = GatewayTools(store, servers, pool, config.mcp_timeout)
+    pins = PinStore(config.home)
+    gateway_tools = GatewayTools(store, servers, pool, pins, config.mcp_timeout)
     gateway = Gateway(gateway_tools)
 
     @asynccontextmanager
@@ -192,6 +194,7 @@ def create_app(config: Config) -> Starlette:
         tools=ToolCache(),
         probes=probes,
         gateway=gateway_tools,
+        pins=pins,
     )
     return app
 

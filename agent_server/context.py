@@ -1,5 +1,5 @@
 """What every route of one app shares: config, store, cipher, servers, tools, probe limiter,
-the gateway's tool set."""
+the gateway's tool set, tool pins."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from agent_server.config import Config
 from agent_server.gateway.credentials import HEADER, ClientHeaders, check_given, parse_mcp_headers
+from agent_server.gateway.pins import PinStore
 from agent_server.gateway.tools import GatewayTools
 from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.secrets import SecretCipher
@@ -25,6 +26,7 @@ class AppContext:
     tools: ToolCache
     probes: ProbeLimiter
     gateway: GatewayTools
+    pins: PinStore
 
 
 def context(request: Request) -> AppContext:

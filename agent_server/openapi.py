@@ -35,6 +35,7 @@ STATUS_TEXT = {
     415: "The body must be JSON (Content-Type: application/json)",
     422: "Invalid fields: the detail lists each field's location and message",
     428: "Precondition required: send If-Match or If-None-Match",
+    502: "The MCP server could not be reached or did not answer: the detail says why",
     503: "settings.json is unusable, or a stored secret cannot be decrypted",
 }
 

@@ -45,7 +45,32 @@ class LLMSettings(_Strict):
     base_url: str | None = None
 
 
-class StdioServerConfig(_Open):
+class ToolSetting(_Open):
+    """One tool's entry in a server's `tools` (fastmcp's ToolTransformConfig)."""
+
+    enabled: bool = Field(default=True, description="false hides the tool from the gateway.")
+
+
+class _ToolControl(_Open):
+    """Which of a server's tools are served, as fastmcp's MCPConfig says it, and pinning."""
+
+    tools: dict[str, ToolSetting] = Field(
+        default_factory=dict, description="Per tool settings by the tool's own name."
+    )
+    include_tags: list[str] | None = Field(
+        default=None, description="Only tools with one of these tags are served."
+    )
+    exclude_tags: list[str] | None = Field(
+        default=None, description="Tools with one of these tags are not served."
+    )
+    pin_tools: bool = Field(
+        default=False,
+        description="A tool whose definition changed since it was first seen is withheld "
+        "from the gateway until approved.",
+    )
+
+
+class StdioServerConfig(_ToolControl):
     """An MCP server started as a child process that speaks MCP over stdin/stdout."""
 
     command: str = Field(min_length=1)
@@ -62,7 +87,7 @@ class StdioServerConfig(_Open):
     enabled: bool = True
 
 
-class RemoteServerConfig(_Open):
+class RemoteServerConfig(_ToolControl):
     """An MCP server reached over HTTP (streamable HTTP or SSE)."""
 
     url: str = Field(description="An http or https URL.")
@@ -191,6 +216,17 @@ class MCPTool(BaseModel):
     name: str
     description: str | None
     input_schema: dict[str, Any]
+    tags: list[str] = Field(default_factory=list, description="The tool's fastmcp tags.")
+    enabled: bool = Field(
+        default=True,
+        description="false when the server's tools, include_tags or exclude_tags leave it out "
+        "of the gateway.",
+    )
+    changed: bool = Field(
+        default=False,
+        description="Its definition (name, description, input schema) differs from the one "
+        "first seen or last approved.",
+    )
 
 
 class MCPServerInfo(BaseModel):
@@ -266,6 +302,10 @@ class MCPCatalogTool(BaseModel):
     tool: str
     description: str | None
     input_schema: dict[str, Any]
+    changed: bool = Field(
+        default=False,
+        description="Its definition differs from the one first seen or last approved.",
+    )
 
 
 class MCPCatalogServer(BaseModel):

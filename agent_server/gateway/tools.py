@@ -24,7 +24,9 @@ from agent_server.gateway.credentials import (
     with_credentials,
 )
 from agent_server.gateway.names import gateway_names, plain_name
+from agent_server.gateway.pins import PinStore
 from agent_server.gateway.pool import UpstreamKey, UpstreamPool
+from agent_server.gateway.tool_rules import served_tools
 from agent_server.probes.failures import ProbeFailed
 from agent_server.servers import ServerCatalog
 from agent_server.store import SettingsStore
@@ -88,11 +90,17 @@ class UnknownTool(LookupError):
 
 class GatewayTools:
     def __init__(
-        self, store: SettingsStore, servers: ServerCatalog, pool: UpstreamPool, timeout: float
+        self,
+        store: SettingsStore,
+        servers: ServerCatalog,
+        pool: UpstreamPool,
+        pins: PinStore,
+        timeout: float,
     ) -> None:
         self.store = store
         self.servers = servers
         self.pool = pool
+        self.pins = pins
         self.timeout = timeout
         self._failed: dict[UpstreamKey, tuple[float, ProbeFailed]] = {}
 
@@ -134,7 +142,7 @@ class GatewayTools:
             )
             return failure
         self._failed.pop(key, None)
-        return tools
+        return served_tools(server.name, server.config, tools, self.pins)
 
     async def tool_set(self, given: ClientHeaders) -> ToolSet:
         """The tools this caller (with its credentials) is served."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -168,12 +168,24 @@ def tools_answer(
     return MCPToolsOk(
         ok=True,
         tools=[
-            MCPTool(name=t.name, description=t.description, input_schema=t.input_schema)
+            MCPTool(
+                name=t.name,
+                description=t.description,
+                input_schema=t.input_schema,
+                tags=tool_tags(t.meta),
+            )
             for t in tools
         ],
         latency_ms=latency,
         server_info=info,
     )
+
+
+def tool_tags(meta: Mapping[str, Any] | None) -> list[str]:
+    """The fastmcp tags in a tool's `_meta` ([] for servers that give none)."""
+    fastmcp = (meta or {}).get("fastmcp") or (meta or {}).get("_fastmcp") or {}
+    tags = fastmcp.get("tags") if isinstance(fastmcp, Mapping) else None
+    return sorted(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else []
 
 
 def server_info(client: Client[Any]) -> MCPServerInfo | None:

@@ -13,6 +13,7 @@ from agent_server.routes import (
     mcp_gateway,
     mcp_servers,
     mcp_tool_calls,
+    mcp_tool_pins,
     openapi,
     settings,
 )
@@ -25,6 +26,7 @@ _modules = (
     mcp_servers,
     mcp_connections,
     mcp_tool_calls,
+    mcp_tool_pins,
     mcp_gateway,
 )
 routes: list[BaseRoute] = [route for module in _modules for route in module.routes]

@@ -29,6 +29,7 @@ from agent_server.gateway.credentials import (
     with_credentials,
 )
 from agent_server.gateway.names import gateway_names
+from agent_server.gateway.tool_rules import marked
 from agent_server.gateway.tools import ServedServer
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Query, Reply, errors
@@ -47,8 +48,8 @@ from sdk.models import (
     MCPToolsResult,
 )
 
-DEFAULT_TIMEOUT = 15.0
-MAX_TIMEOUT = 120.0
+DEFAULTTIMEOUT_QUERY = 15.0
+MAXTIMEOUT_QUERY = 120.0
 DEFAULT_DEADLINE = 30.0
 MAX_DEADLINE = 120.0
 # Time the catalog gives the probes it cut short to end (their stdio children are killed at
@@ -69,15 +70,15 @@ def _seconds(request: Request, name: str, default: float, most: float) -> float:
     return value
 
 
-def _timeout(request: Request) -> float:
-    return _seconds(request, "timeout", DEFAULT_TIMEOUT, MAX_TIMEOUT)
+def request_timeout(request: Request) -> float:
+    return _seconds(request, "timeout", DEFAULTTIMEOUT_QUERY, MAXTIMEOUT_QUERY)
 
 
 def _refresh(request: Request) -> bool:
     return request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
 
 
-def _stored(ctx: AppContext, name: str) -> tuple[str, dict[str, Any]]:
+def stored_server(ctx: AppContext, name: str) -> tuple[str, dict[str, Any]]:
     """(ETag, stored config) of a server that exists, else 404."""
     found = ctx.servers.find(ctx.store.read(), name)
     if found is None:
@@ -117,8 +118,8 @@ async def test_config(request: Request) -> FastJSONResponse:
 async def server_tools(request: Request) -> FastJSONResponse:
     ctx = context(request)
     name = server_name(request)
-    timeout = _timeout(request)
-    etag, config = _stored(ctx, name)
+    timeout = request_timeout(request)
+    etag, config = stored_server(ctx, name)
     if config.get("enabled", True) is False:
         raise HTTPException(409, f"MCP server {name!r} is disabled; enable it to list its tools")
     given = client_headers(request)
@@ -139,15 +140,14 @@ async def _tools(
     # answers are never cached.
     shared = not client_slots(config)
     cached = ctx.tools.get(name, etag) if shared and not refresh else None
-    if cached is not None:
-        return cached
-    result = await _live_tools(ctx, name, etag, config, timeout, given)
-    if shared:
-        ctx.tools.put(name, etag, result)
-    return result
+    if cached is None:
+        cached = await live_tools(ctx, name, etag, config, timeout, given)
+        if shared:
+            ctx.tools.put(name, etag, cached)
+    return marked(name, config, cached, ctx.pins)
 
 
-async def _live_tools(
+async def live_tools(
     ctx: AppContext,
     name: str,
     etag: str,
@@ -190,7 +190,7 @@ async def _within(deadline: float, probes: list[Task[MCPToolsResult]]) -> list[M
 
 async def catalog(request: Request) -> FastJSONResponse:
     ctx = context(request)
-    timeout = _timeout(request)
+    timeout = request_timeout(request)
     deadline = _seconds(request, "deadline", DEFAULT_DEADLINE, MAX_DEADLINE)
     refresh = _refresh(request)
     given = client_headers(request)
@@ -210,30 +210,30 @@ async def catalog(request: Request) -> FastJSONResponse:
     )
     tools: list[MCPCatalogTool] = []
     servers: list[MCPCatalogServer] = []
-    names = gateway_names(
-        (name, tool.name)
+    served = {
+        name: [tool for tool in result.tools if tool.enabled]
         for name, result in zip(enabled, results, strict=True)
         if isinstance(result, MCPToolsOk)
-        for tool in result.tools
-    )
+    }
+    names = gateway_names((name, tool.name) for name, found in served.items() for tool in found)
     for name, result in zip(enabled, results, strict=True):
-        if isinstance(result, MCPToolsOk):
-            tools += [
-                MCPCatalogTool(
-                    name=f"{name}.{tool.name}",
-                    gateway_name=names[(name, tool.name)],
-                    server=name,
-                    tool=tool.name,
-                    description=tool.description,
-                    input_schema=tool.input_schema,
-                )
-                for tool in result.tools
-            ]
+        tools += [
+            MCPCatalogTool(
+                name=f"{name}.{tool.name}",
+                gateway_name=names[(name, tool.name)],
+                server=name,
+                tool=tool.name,
+                description=tool.description,
+                input_schema=tool.input_schema,
+                changed=tool.changed,
+            )
+            for tool in served.get(name, [])
+        ]
         servers.append(
             MCPCatalogServer(
                 name=name,
                 ok=result.ok,
-                tool_count=len(result.tools) if isinstance(result, MCPToolsOk) else 0,
+                tool_count=len(served.get(name, [])),
                 latency_ms=result.latency_ms if isinstance(result, MCPToolsOk) else None,
                 error=result.error if isinstance(result, MCPProbeFailed) else None,
                 error_kind=result.error_kind if isinstance(result, MCPProbeFailed) else None,
@@ -247,10 +247,10 @@ async def health(request: Request) -> FastJSONResponse:
     HTTP, and a server that lists its tools is one an agent can use."""
     ctx = context(request)
     name = server_name(request)
-    timeout = _timeout(request)
-    etag, config = _stored(ctx, name)
+    timeout = request_timeout(request)
+    etag, config = stored_server(ctx, name)
     checked_at = datetime.now(UTC).isoformat(timespec="seconds")
-    result = await _live_tools(ctx, name, etag, config, timeout, client_headers(request))
+    result = await live_tools(ctx, name, etag, config, timeout, client_headers(request))
     if isinstance(result, MCPProbeFailed):
         report = MCPHealth(ok=False, latency_ms=None, checked_at=checked_at, error=result.error)
     else:
@@ -265,7 +265,7 @@ routes = [
     Resource(ITEM + "/health", {"GET": health}),
 ]
 
-_NAME = {"name": "The server's name: 1 to 128 of letters, digits and _ . @ : -"}
+NAME_PARAM = {"name": "The server's name: 1 to 128 of letters, digits and _ . @ : -"}
 
 
 def _seconds_query(description: str, default: float, most: float) -> Query:
@@ -273,10 +273,10 @@ def _seconds_query(description: str, default: float, most: float) -> Query:
     return Query(description, schema)
 
 
-_TIMEOUT = _seconds_query(
+TIMEOUT_QUERY = _seconds_query(
     "Seconds each server has to answer, counted from when its probe starts.",
-    DEFAULT_TIMEOUT,
-    MAX_TIMEOUT,
+    DEFAULTTIMEOUT_QUERY,
+    MAXTIMEOUT_QUERY,
 )
 _DEADLINE = _seconds_query(
     "Seconds the whole catalog may take; servers not reached by then are marked so.",
@@ -317,7 +317,7 @@ operations = {
             "deadline: servers not reached by then (still queued or still connecting) have ok "
             'false and error_kind "deadline", and their probes are ended before the answer.'
         ),
-        query_params={"timeout": _TIMEOUT, "deadline": _DEADLINE, "refresh": _REFRESH},
+        query_params={"timeout": TIMEOUT_QUERY, "deadline": _DEADLINE, "refresh": _REFRESH},
         responses={200: Reply(MCPCatalogResponse), **errors(400, 401, 503)},
         tags=("mcp-connections",),
     ),
@@ -328,8 +328,8 @@ operations = {
         description=(
             "Cached per server ETag: a config change invalidates it; query refresh=1 bypasses it."
         ),
-        path_params=_NAME,
-        query_params={"timeout": _TIMEOUT, "refresh": _REFRESH},
+        path_params=NAME_PARAM,
+        query_params={"timeout": TIMEOUT_QUERY, "refresh": _REFRESH},
         responses={
             200: Reply((MCPToolsOk, MCPProbeFailed), headers=("ETag",)),
             **errors(400, 401, 404, 409, 503),
@@ -341,8 +341,8 @@ operations = {
         scope="write",
         summary="Check one MCP server over a live connection",
         description="Connects and lists the tools; ok with the latency, or the error.",
-        path_params=_NAME,
-        query_params={"timeout": _TIMEOUT},
+        path_params=NAME_PARAM,
+        query_params={"timeout": TIMEOUT_QUERY},
         responses={200: Reply(MCPHealth, headers=("ETag",)), **errors(400, 401, 404, 503)},
         tags=("mcp-connections",),
     ),

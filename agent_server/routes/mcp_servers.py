@@ -167,20 +167,28 @@ class ServerWrite:
 
     def _check_preconditions(self, stored: dict[str, Any] | None) -> None:
         current = self.ctx.servers.etag(self.name, stored) if stored is not None else None
-        if not self.preconditions.given and self.ctx.config.require_preconditions:
-            raise HTTPException(
-                428,
-                "this server requires a precondition on writes: send If-Match with the ETag "
-                "you last read, or If-None-Match: * to create",
-                etag_header(current),
-            )
-        if self.preconditions.evaluate(current, safe=False):
-            raise HTTPException(
-                412,
-                "the precondition failed: the server changed since you read it, or it "
-                "exists / does not exist contrary to If-Match / If-None-Match",
-                etag_header(current),
-            )
+        check_write_preconditions(self.ctx, self.preconditions, current)
+
+
+def check_write_preconditions(
+    ctx: AppContext, conditions: Preconditions, current: str | None
+) -> None:
+    """428 (under --require-preconditions) or 412 for a write to a server whose ETag is
+    `current` (None: it does not exist)."""
+    if not conditions.given and ctx.config.require_preconditions:
+        raise HTTPException(
+            428,
+            "this server requires a precondition on writes: send If-Match with the ETag "
+            "you last read, or If-None-Match: * to create",
+            etag_header(current),
+        )
+    if conditions.evaluate(current, safe=False):
+        raise HTTPException(
+            412,
+            "the precondition failed: the server changed since you read it, or it "
+            "exists / does not exist contrary to If-Match / If-None-Match",
+            etag_header(current),
+        )
 
 
 async def write_server(request: Request) -> Response:
@@ -191,6 +199,7 @@ async def write_server(request: Request) -> Response:
     await ctx.store.write(write)
     if write.result is None:
         ctx.servers.forget(write.name)
+        ctx.pins.forget(write.name)
         return Response(status_code=204)
     etag = ctx.servers.etag(write.name, write.result)
     body = MCPServerResponse(
