@@ -122,10 +122,28 @@ class _Schemas:
             ref_template="#/components/schemas/{model}",
         )
         schemas: dict[str, Any] = defs.get("$defs", {})
-        for (_, mode), ref in refs.items():
-            if mode == "validation":
-                _omittable(schemas[ref["$ref"].rsplit("/", 1)[-1]])
+        requests = [ref for (_, mode), ref in refs.items() if mode == "validation"]
+        for name in _referenced(requests, schemas):
+            _omittable(schemas[name])
         return dict(sorted(schemas.items()))
+
+
+def _referenced(roots: list[Any], schemas: dict[str, Any]) -> set[str]:
+    """The names of the schemas `roots` refer to, directly or through others."""
+    found: set[str] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.rsplit("/", 1)[-1] not in found:
+                name = ref.rsplit("/", 1)[-1]
+                found.add(name)
+                stack.append(schemas.get(name))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def _omittable(schema: dict[str, Any]) -> None:

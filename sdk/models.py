@@ -216,14 +216,12 @@ class MCPTool(BaseModel):
     name: str
     description: str | None
     input_schema: dict[str, Any]
-    tags: list[str] = Field(default_factory=list, description="The tool's fastmcp tags.")
+    tags: list[str] = Field(description="The tool's fastmcp tags.")
     enabled: bool = Field(
-        default=True,
         description="false when the server's tools, include_tags or exclude_tags leave it out "
         "of the gateway.",
     )
     changed: bool = Field(
-        default=False,
         description="Its definition (name, description, input schema) differs from the one "
         "first seen or last approved.",
     )
@@ -303,8 +301,7 @@ class MCPCatalogTool(BaseModel):
     description: str | None
     input_schema: dict[str, Any]
     changed: bool = Field(
-        default=False,
-        description="Its definition differs from the one first seen or last approved.",
+        description="Its definition differs from the one first seen or last approved."
     )
 
 

@@ -173,6 +173,8 @@ def tools_answer(
                 description=t.description,
                 input_schema=t.input_schema,
                 tags=tool_tags(t.meta),
+                enabled=True,  # until the server's rules are applied (gateway.tool_rules)
+                changed=False,
             )
             for t in tools
         ],

@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from agent_server.context import client_headers, context
 from agent_server.gateway.pins import definition_hash
-from agent_server.gateway.tool_rules import marked
+from agent_server.gateway.tool_rules import tool_enabled
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Reply, errors
 from agent_server.routes.mcp_connections import (
@@ -29,7 +29,7 @@ from agent_server.routes.mcp_servers import (
     server_name,
 )
 from agent_server.routes.resource import Resource
-from sdk.models import MCPProbeFailed, MCPTool, MCPToolsOk
+from sdk.models import MCPProbeFailed, MCPTool
 
 PATH = ITEM + "/tools/{tool}/approve"
 
@@ -54,9 +54,10 @@ async def approve_tool(request: Request) -> FastJSONResponse:
     if found is None:
         raise HTTPException(404, f"MCP server {name!r} has no tool named {tool!r}")
     ctx.pins.approve(name, tool, definition_hash(found.name, found.description, found.input_schema))
-    approved = marked(name, config, result.model_copy(update={"tools": [found]}), ctx.pins)
-    assert isinstance(approved, MCPToolsOk)
-    return FastJSONResponse(approved.tools[0].model_dump(), headers={"ETag": etag})
+    approved = found.model_copy(
+        update={"changed": False, "enabled": tool_enabled(config, found.name, found.tags)}
+    )
+    return FastJSONResponse(approved.model_dump(), headers={"ETag": etag})
 
 
 routes = [Resource(PATH, {"POST": approve_tool})]
