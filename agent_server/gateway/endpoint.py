@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from fastmcp.server.http import StarletteWithLifespan
     from fastmcp.tools import Tool
     from fastmcp.utilities.versions import VersionSpec
-    from starlette.types import ASGIApp
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +123,10 @@ def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
 
     recorder = SessionRecorder()
     server: FastMCP[Any] = FastMCP(
-        "agent-server gateway", providers=[GatewayProvider()], middleware=[recorder]
+        "agent-server gateway",
+        providers=[GatewayProvider()],
+        middleware=[recorder],
+        mask_error_details=True,  # an unexpected error's text could quote a secret
     )
     return server, recorder
 
@@ -137,10 +139,6 @@ class Gateway:
         server, self._recorder = build_server(tools)
         self.app: StarletteWithLifespan = server.http_app(path=PATH, host_origin_protection=False)
         self._served: frozenset[tuple[str, str]] | None = None
-
-    @property
-    def asgi(self) -> ASGIApp:
-        return self.app
 
     async def _notify(self) -> None:
         for session in list(self._recorder.sessions):

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent_server.probes.connection import (
+    StatusRecorder,
     bounded,
     recorder_for,
     server_info,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from fastmcp import Client
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Seconds a closing connection gets to end by itself before its process group is killed.
 _WIND_DOWN = 2.0
@@ -58,13 +60,18 @@ class Upstream:
     """One open connection; its tool list is fetched once and kept while it is open."""
 
     def __init__(
-        self, key: UpstreamKey, client: Client[Any], children: list[int], config: dict[str, Any]
+        self,
+        key: UpstreamKey,
+        client: Client[Any],
+        children: list[int],
+        config: dict[str, Any],
+        recorder: StatusRecorder,
     ) -> None:
         self.key = key
         self.client = client
         self.children = children
         self.config = config
-        self.recorder = recorder_for(config)
+        self.recorder = recorder
         self.tools: list[mcp_types.Tool] | None = None
         self.busy = 0
         self.last_used = time.monotonic()
@@ -83,37 +90,33 @@ class Upstream:
         dispatcher = getattr(state.session, "_dispatcher", None)
         return not getattr(dispatcher, "_closed", False)
 
+    async def _run(self, work: Coroutine[Any, Any, T], timeout: float) -> T:
+        # The statuses of this request only: an old 401 must not explain a later failure.
+        self.recorder.statuses.clear()
+        with withheld_logs():
+            return await bounded(work, timeout, (), self.recorder, self.config)
+
     async def list_tools(self, timeout: float) -> list[mcp_types.Tool]:
+        """The tools, listed once per connection."""
         if self.tools is None:
-            with withheld_logs():
-                listed = await bounded(
-                    self.client.list_tools(), timeout, (), self.recorder, self.config
-                )
-            self.tools = list(listed)
+            self.tools = list(await self._run(self.client.list_tools(), timeout))
         return self.tools
 
     async def probe(self, timeout: float) -> MCPToolsResult:
         """The answer of a live check over this connection: the tools listed again, timed."""
         started = time.perf_counter()
         try:
-            with withheld_logs():
-                listed = await bounded(
-                    self.client.list_tools(), timeout, (), self.recorder, self.config
-                )
+            self.tools = list(await self._run(self.client.list_tools(), timeout))
         except ProbeFailed as failed:
             return failed.answer()
-        self.tools = list(listed)
         latency = round((time.perf_counter() - started) * 1000, 1)
-        return tools_answer(listed, latency, server_info(self.client))
+        return tools_answer(self.tools, latency, server_info(self.client))
 
     async def call_tool(
         self, tool: str, arguments: dict[str, Any], timeout: float
     ) -> mcp_types.CallToolResult:
         """The server's own answer, `isError` included; ProbeFailed when there is none."""
-        with withheld_logs():
-            return await bounded(
-                self.client.call_tool_mcp(tool, arguments), timeout, (), self.recorder, self.config
-            )
+        return await self._run(self.client.call_tool_mcp(tool, arguments), timeout)
 
     async def close(self) -> None:
         with withheld_logs():
@@ -137,7 +140,7 @@ async def _open(key: UpstreamKey, config: dict[str, Any], timeout: float) -> Ups
         except BaseException:
             end_groups(children)
             raise
-    return Upstream(key, client, children, config)
+    return Upstream(key, client, children, config, recorder)
 
 
 class UpstreamPool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,7 +41,7 @@ class StatusRecorder(httpx2.Auth):
 
     def __init__(self, token: str | None) -> None:
         self.token = token
-        self.statuses: list[int] = []
+        self.statuses: deque[int] = deque(maxlen=32)  # the last ones: a pooled one lives long
 
     def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
         if self.token is not None:
