@@ -30,7 +30,7 @@ from agent_server.probes.connection import (
     transport_for,
 )
 from agent_server.probes.failures import ProbeFailed
-from agent_server.probes.groups import end_groups, recorded_children
+from agent_server.probes.groups import end_groups, exited, recorded_children
 from agent_server.probes.limiter import ProbeLimiter
 from agent_server.probes.logs import withheld_logs
 from sdk.models import MCPToolsResult
@@ -80,9 +80,12 @@ class Upstream:
     def alive(self) -> bool:
         """False once the connection ended (a stdio child that died, a closed session).
 
-        fastmcp notices a dead stdio child only when a request fails; its dispatcher knows
-        as soon as the child's output ends, so the next request starts a new child instead.
+        fastmcp notices a dead stdio child only when a request fails. The child's process
+        state tells at once, and its dispatcher as soon as it has read the end of the child's
+        output: either way the next request starts a new child instead of failing.
         """
+        if self.children and exited(self.children[0]):
+            return False
         state = self.client._session_state
         task = state.session_task
         if task is None or task.done() or state.session is None:

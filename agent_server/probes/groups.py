@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 # The pids of the stdio children the probe running in this context started. The tasks a
@@ -38,6 +39,20 @@ def _record_children_of_probes() -> None:
 
     recording_spawn.records_probe_children = True  # type: ignore[attr-defined]
     stdio._create_platform_compatible_process = recording_spawn
+
+
+def exited(pid: int) -> bool:
+    """True when the process has ended (gone, or a zombie not yet reaped), as /proc tells.
+
+    Where there is no /proc, False: the caller learns of the end some other way.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return Path("/proc/self").exists()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 def end_groups(children: list[int]) -> None:
