@@ -21,6 +21,7 @@ from support import ServerProcess, free_port
 SERVERS = Path(__file__).resolve().parent / "mcp_servers"
 PYTHON = sys.executable
 BASE = "/api/settings/mcp-servers"
+BEARER = "canary-stored-bearer-6d21"
 NAME_RULE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -87,13 +88,19 @@ class Remote:
     second: str  # URL of another header-recording server
     second_record: Path
     tools: str  # URL of http_tools.py
+    secured: str  # URL of http_tools.py that needs `Authorization: Bearer <BEARER>`
 
 
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
     folder = tmp_path_factory.mktemp("gateway-remote")
     record, second_record = folder / "headers.jsonl", folder / "second-headers.jsonl"
-    ports = {"recording": free_port(), "second": free_port(), "tools": free_port()}
+    ports = {
+        "recording": free_port(),
+        "second": free_port(),
+        "tools": free_port(),
+        "secured": free_port(),
+    }
     procs = [
         subprocess.Popen(
             [PYTHON, str(SERVERS / script), str(ports[key]), *extra],
@@ -105,6 +112,7 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
             ("recording", "recording_http.py", [str(record)]),
             ("second", "recording_http.py", [str(second_record)]),
             ("tools", "http_tools.py", []),
+            ("secured", "http_tools.py", ["--token", BEARER]),
         )
     ]
     try:
@@ -116,6 +124,7 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
             second=f"http://127.0.0.1:{ports['second']}/mcp",
             second_record=second_record,
             tools=f"http://127.0.0.1:{ports['tools']}/mcp",
+            secured=f"http://127.0.0.1:{ports['secured']}/mcp",
         )
     finally:
         for proc in procs:

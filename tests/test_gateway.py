@@ -21,6 +21,7 @@ from fastmcp.client.messages import MessageHandler
 from fastmcp.client.transports import StreamableHttpTransport
 from gateway_support import (
     BASE,
+    BEARER,
     NAME_RULE,
     Remote,
     children_running,
@@ -167,6 +168,29 @@ def test_a_failing_server_drops_out_with_a_logged_reason(
     log = server.log()
     assert "MCP server 'hangs' left out of the gateway" in log
     assert "MCP server 'crashes' left out of the gateway" in log
+    assert "canary-" not in log
+
+
+def test_a_stored_bearer_token_is_sent_and_a_wrong_one_leaves_the_server_out(
+    serve: Callable[..., ServerProcess], remote: Remote
+) -> None:
+    server = serve()
+    put(server, "good", {"url": remote.secured, "transport": "http", "auth": BEARER})
+    put(server, "bad", {"url": remote.secured, "transport": "http", "auth": "canary-wrong-77"})
+
+    async def check() -> None:
+        async with gateway(server) as client:
+            names = {tool.name for tool in await client.list_tools()}
+            assert "good__echo" in names
+            assert not any(name.startswith("bad__") for name in names)
+            echoed = await client.call_tool_mcp("good__echo", {"text": "through"})
+            assert [c.text for c in echoed.content] == ["through"]
+            refused = await client.call_tool_mcp("bad__echo", {"text": "x"})
+            assert refused.is_error and "(auth)" in refused.content[0].text
+
+    asyncio.run(check())
+    log = server.log()
+    assert "MCP server 'bad' left out of the gateway" in log
     assert "canary-" not in log
 
 
