@@ -63,7 +63,7 @@ operations = {
         else None,
         request_description="A JSON-RPC 2.0 request or notification." if method == "POST" else "",
         responses={200: _ANSWER, 403: _REFUSED, **errors(400, 401, 404, 415)},
-        tags=("mcp-gateway",),
+        tags=("mcp-gateway", "mcp-connections"),
     )
     for method, summary in (
         ("POST", "Send an MCP message to the gateway"),

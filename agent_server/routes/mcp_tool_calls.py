@@ -92,6 +92,6 @@ operations = {
             ),
             **errors(400, 401, 404, 413, 415, 422, 503),
         },
-        tags=("mcp-gateway",),
+        tags=("mcp-gateway", "mcp-connections"),
     ),
 }
