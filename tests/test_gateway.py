@@ -282,18 +282,19 @@ def test_sessions_share_one_child_restarted_when_it_dies(
             # The live checks use the open connection rather than starting another child.
             with server.client(timeout=60) as http:
                 listed = http.get(f"{BASE}/calc/tools", params={"refresh": "1"}).json()
-                assert "add" in {tool["name"] for tool in listed["tools"]}
-                assert http.get(f"{BASE}/calc/health").json()["ok"] is True
+                assert "add" in {tool["name"] for tool in listed.get("tools", [])}, listed
+                health = http.get(f"{BASE}/calc/health").json()
+                assert health["ok"] is True, health
                 catalog = http.get("/api/mcp/tools", params={"refresh": "1"}).json()
                 assert "calc__add" in {tool["gateway_name"] for tool in catalog["tools"]}
-            assert len(starts.read_text().splitlines()) == 1
+            assert len(starts.read_text().splitlines()) == 1, server.log()[-3000:]
             os.kill(children[0], signal.SIGKILL)
             wait_for(lambda: not children_running(server.proc.pid, "stdio_tools.py"))
             again = await one.call_tool_mcp("calc__add", {"a": 20, "b": 22})
-            assert again.structured_content == {"result": 42}
+            assert again.structured_content == {"result": 42}, (again, server.log()[-3000:])
             restarted = children_running(server.proc.pid, "stdio_tools.py")
             assert len(restarted) == 1 and restarted != children
-            assert len(starts.read_text().splitlines()) == 2
+            assert len(starts.read_text().splitlines()) == 2, server.log()[-3000:]
 
     asyncio.run(check())
 

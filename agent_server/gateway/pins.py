@@ -44,12 +44,18 @@ class PinStore:
         self._lock = FileLock(str(self.path) + ".lock")
         self._cached: tuple[tuple[int, int, int], Pins] | None = None
 
-    def _read(self) -> Pins:
+    def stamp(self) -> tuple[int, int, int] | None:
+        """Changes with every write of the pins (None while there are none)."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _read(self) -> Pins:
+        stamp = self.stamp()
+        if stamp is None:
             return {}
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
         if self._cached is not None and self._cached[0] == stamp:
             return self._cached[1]
         try:

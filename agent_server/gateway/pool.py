@@ -155,6 +155,10 @@ class UpstreamPool:
         self._open: dict[UpstreamKey, Upstream] = {}
         self._opening: dict[UpstreamKey, asyncio.Task[Upstream]] = {}
 
+    def state(self) -> tuple[tuple[UpstreamKey, int], ...]:
+        """Changes when a connection opens or closes, or lists its tools again."""
+        return tuple((key, id(upstream.tools)) for key, upstream in self._open.items())
+
     def find(self, key: UpstreamKey) -> Upstream | None:
         """The open, live connection of `key`, if any (never opens one)."""
         upstream = self._open.get(key)

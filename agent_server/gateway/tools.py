@@ -9,7 +9,9 @@ tool set with a logged reason (our own words, as probes give them) and does not 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 # Seconds a server that failed to start or answer is left out before it is tried again, so a
 # hanging server does not hold up every tools/list. A changed config is tried at once.
 RETRY_AFTER = 30.0
+MEMO_WITH_FAILURES = 1.0  # seconds a tool set with a server left out is remembered
+MEMO_LIMIT = 256  # tool sets remembered (one per caller's credentials)
 
 
 @dataclass(frozen=True)
@@ -103,16 +107,26 @@ class GatewayTools:
         self.pins = pins
         self.timeout = timeout
         self._failed: dict[UpstreamKey, tuple[float, ProbeFailed]] = {}
+        self._served: tuple[object, dict[str, ServedServer]] | None = None
+        # The last tool set per caller's credentials: (served, pool and pin state, valid
+        # until, tool set). Most requests are answered from it: a tool call looks its name up.
+        self._sets: dict[str, tuple[object, object, float, ToolSet]] = {}
 
     def served(self) -> dict[str, ServedServer]:
-        """Every enabled server (user and managed), by name."""
-        return {
+        """Every enabled server (user and managed), by name; the same object while the stored
+        document is the same one."""
+        document = self.store.read()
+        if self._served is not None and self._served[0] is document:
+            return self._served[1]
+        served = {
             name: ServedServer(
                 name, self.servers.etag(name, config), self.servers.view(config, "plaintext")
             )
-            for name, (_, config) in sorted(self.servers.all(self.store.read()).items())
+            for name, (_, config) in sorted(self.servers.all(document).items())
             if config.get("enabled", True) is not False
         }
+        self._served = (document, served)
+        return served
 
     def fingerprint(self) -> frozenset[tuple[str, str]]:
         """(name, ETag) of every served server: it changes when the served set changes."""
@@ -145,8 +159,27 @@ class GatewayTools:
         return served_tools(server.name, server.config, tools, self.pins)
 
     async def tool_set(self, given: ClientHeaders) -> ToolSet:
-        """The tools this caller (with its credentials) is served."""
+        """The tools this caller (with its credentials) is served.
+
+        Remembered while the served servers, the open connections (and their tool lists) and
+        the pins are the same; with a server left out, for a second at most, so its retry
+        comes when due.
+        """
         served = self.served()
+        memo_key = fingerprint({"given": json.dumps(given, sort_keys=True)}) if given else ""
+        memo = self._sets.get(memo_key)
+        state = (self.pool.state(), self.pins.stamp())
+        fresh = memo is not None and memo[0] is served and memo[1] == state
+        if memo is not None and fresh and time.monotonic() < memo[2]:
+            return memo[3]
+        found = await self._tool_set(served, given)
+        until = time.monotonic() + MEMO_WITH_FAILURES if found.failures else math.inf
+        if len(self._sets) >= MEMO_LIMIT:
+            self._sets.clear()
+        self._sets[memo_key] = (served, (self.pool.state(), self.pins.stamp()), until, found)
+        return found
+
+    async def _tool_set(self, served: dict[str, ServedServer], given: ClientHeaders) -> ToolSet:
         current = {(s.name, s.etag) for s in served.values()}
         await self.pool.keep_only(current)
         self._failed = {k: v for k, v in self._failed.items() if (k.name, k.etag) in current}
