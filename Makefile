@@ -49,6 +49,7 @@ test: dev ts-deps
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.gateway
 
 lint: dev
 	$(BIN)/ruff check .
