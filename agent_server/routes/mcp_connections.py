@@ -48,8 +48,8 @@ from sdk.models import (
     MCPToolsResult,
 )
 
-DEFAULTTIMEOUT_QUERY = 15.0
-MAXTIMEOUT_QUERY = 120.0
+DEFAULT_TIMEOUT = 15.0
+MAX_TIMEOUT = 120.0
 DEFAULT_DEADLINE = 30.0
 MAX_DEADLINE = 120.0
 # Time the catalog gives the probes it cut short to end (their stdio children are killed at
@@ -71,7 +71,7 @@ def _seconds(request: Request, name: str, default: float, most: float) -> float:
 
 
 def request_timeout(request: Request) -> float:
-    return _seconds(request, "timeout", DEFAULTTIMEOUT_QUERY, MAXTIMEOUT_QUERY)
+    return _seconds(request, "timeout", DEFAULT_TIMEOUT, MAX_TIMEOUT)
 
 
 def _refresh(request: Request) -> bool:
@@ -275,8 +275,8 @@ def _seconds_query(description: str, default: float, most: float) -> Query:
 
 TIMEOUT_QUERY = _seconds_query(
     "Seconds each server has to answer, counted from when its probe starts.",
-    DEFAULTTIMEOUT_QUERY,
-    MAXTIMEOUT_QUERY,
+    DEFAULT_TIMEOUT,
+    MAX_TIMEOUT,
 )
 _DEADLINE = _seconds_query(
     "Seconds the whole catalog may take; servers not reached by then are marked so.",
