@@ -26,13 +26,18 @@ def tool_enabled(config: Mapping[str, Any], name: str, tags: Iterable[str]) -> b
     return not found & set(config.get("exclude_tags") or ())
 
 
+def _changed(name: str, tools: Iterable[Any], pins: PinStore) -> set[str]:
+    """The tools (mcp's or MCPTool) whose definition differs from their pin."""
+    return pins.changed(
+        name, {t.name: definition_hash(t.name, t.description, t.input_schema) for t in tools}
+    )
+
+
 def served_tools(
     name: str, config: Mapping[str, Any], tools: list[Any], pins: PinStore
 ) -> list[Any]:
     """The mcp tools the gateway serves: enabled ones, and with `pin_tools` unchanged ones."""
-    changed = pins.changed(
-        name, {t.name: definition_hash(t.name, t.description, t.input_schema) for t in tools}
-    )
+    changed = _changed(name, tools, pins)
     withheld = changed if config.get("pin_tools") is True else set()
     return [
         t
@@ -47,10 +52,7 @@ def marked(
     """A tools answer with each tool's `enabled` and `changed` filled in."""
     if isinstance(result, MCPProbeFailed):
         return result
-    changed = pins.changed(
-        name,
-        {t.name: definition_hash(t.name, t.description, t.input_schema) for t in result.tools},
-    )
+    changed = _changed(name, result.tools, pins)
     tools = [
         t.model_copy(
             update={"enabled": tool_enabled(config, t.name, t.tags), "changed": t.name in changed}
