@@ -289,7 +289,7 @@ def test_sessions_share_one_child_restarted_when_it_dies(
                 assert "calc__add" in {tool["gateway_name"] for tool in catalog["tools"]}
             assert len(starts.read_text().splitlines()) == 1, server.log()[-3000:]
             os.kill(children[0], signal.SIGKILL)
-            wait_for(lambda: not children_running(server.proc.pid, "stdio_tools.py"))
+            wait_for(lambda: not is_alive(children[0]))
             again = await one.call_tool_mcp("calc__add", {"a": 20, "b": 22})
             assert again.structured_content == {"result": 42}, (again, server.log()[-3000:])
             restarted = children_running(server.proc.pid, "stdio_tools.py")

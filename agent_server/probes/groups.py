@@ -42,17 +42,20 @@ def _record_children_of_probes() -> None:
 
 
 def exited(pid: int) -> bool:
-    """True when the process has ended (gone, or a zombie not yet reaped), as /proc tells.
+    """True when the process has ended or is ending, as /proc tells: gone, a zombie, or on its
+    way out (a killed process gives up its memory, and with it its command line, first).
 
     Where there is no /proc, False: the caller learns of the end some other way.
     """
+    folder = Path(f"/proc/{pid}")
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = (folder / "stat").read_text()
+        cmdline = (folder / "cmdline").read_bytes()
     except FileNotFoundError:
         return Path("/proc/self").exists()
     except OSError:
         return False
-    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
+    return not cmdline or stat.rsplit(")", 1)[-1].split()[:1] in (["Z"], ["X"])
 
 
 def end_groups(children: list[int]) -> None:
