@@ -62,6 +62,7 @@ test: dev ts-deps browser
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.gateway
 
 lint: dev
 	$(BIN)/ruff check .

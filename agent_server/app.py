@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,6 +18,7 @@ from agent_server.config import (
     ENV_PREVIOUS_KEYS,
     ENV_SECRET_KEY,
     Config,
+    check_gateway_times,
     check_max_probes,
     check_registry_times,
     load_cipher,
@@ -23,6 +26,11 @@ from agent_server.config import (
 )
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
+from agent_server.gateway.credentials import CredentialError
+from agent_server.gateway.endpoint import Gateway
+from agent_server.gateway.pins import PinStore
+from agent_server.gateway.pool import UpstreamPool
+from agent_server.gateway.tools import GatewayTools
 from agent_server.managed import Managed, load_managed
 from agent_server.migrations import seal_url_queries
 from agent_server.openapi import build_openapi
@@ -84,6 +92,10 @@ async def _registry_failed(request: Request, exc: Exception) -> Response:
     return JSONResponse(ErrorBody(detail=exc.detail).model_dump(), status_code=exc.status)
 
 
+async def _refused_credentials(request: Request, exc: Exception) -> Response:
+    return JSONResponse(ErrorBody(detail=str(exc)).model_dump(), status_code=400)
+
+
 async def _unavailable(request: Request, exc: Exception) -> Response:
     return JSONResponse(ErrorBody(detail=str(exc)).model_dump(), status_code=503)
 
@@ -132,6 +144,7 @@ def create_app(config: Config) -> Starlette:
     """Build the app; ConfigError when it must not start (bad key, undecryptable secrets)."""
     check_max_probes(config)
     check_registry_times(config)
+    check_gateway_times(config)
     prepare_home(config.home)
     cipher = load_cipher(config)
     store = SettingsStore(config.home)
@@ -156,6 +169,17 @@ def create_app(config: Config) -> Starlette:
             config.home / SESSION_KEY_FILE,
         )
     guard = GuardRules.build(config.bind_host, config.allowed_hosts, config.allowed_origins)
+    probes = ProbeLimiter(config.max_probes)
+    pool = UpstreamPool(probes, config.mcp_idle_seconds)
+    pins = PinStore(config.home)
+    gateway_tools = GatewayTools(store, servers, pool, pins, config.mcp_timeout)
+    gateway = Gateway(gateway_tools)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with gateway.lifespan():
+            yield
+
     app = Starlette(
         routes=routes,
         middleware=[
@@ -170,9 +194,12 @@ def create_app(config: Config) -> Starlette:
             StoreUnavailable: _unavailable,
             SecretUnavailable: _unavailable,
             RegistryFailed: _registry_failed,
+            CredentialError: _refused_credentials,
         },
+        lifespan=lifespan,
     )
     app.state.openapi = build_openapi(app.routes, operations)
+    app.state.gateway = gateway
     app.state.context = AppContext(
         config=config,
         store=store,
@@ -180,9 +207,11 @@ def create_app(config: Config) -> Starlette:
         servers=servers,
         registries=registries,
         tools=ToolCache(),
-        probes=ProbeLimiter(config.max_probes),
+        probes=probes,
         session_keys=session_keys,
         registry_reader=RegistryReader(config.registry_ttl, config.registry_timeout),
+        gateway=gateway_tools,
+        pins=pins,
     )
     return app
 

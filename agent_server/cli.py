@@ -87,6 +87,10 @@ def serve(args: argparse.Namespace) -> int:
         overrides["registry_ttl"] = args.registry_ttl
     if args.registry_timeout is not None:
         overrides["registry_timeout"] = args.registry_timeout
+    if args.mcp_idle_seconds is not None:
+        overrides["mcp_idle_seconds"] = args.mcp_idle_seconds
+    if args.mcp_timeout is not None:
+        overrides["mcp_timeout"] = args.mcp_timeout
     config = dataclasses.replace(config, **overrides)
     if config.no_auth and not is_loopback(args.host) and not args.insecure:
         raise ConfigError(
@@ -276,6 +280,18 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         help="seconds a registry has to answer, at most 120 (env AGENT_SERVER_REGISTRY_TIMEOUT; "
         "default 10)",
+    )
+    run.add_argument(
+        "--mcp-idle-seconds",
+        type=float,
+        help="the gateway (/mcp) stops a server's connection (and its stdio child) after this "
+        "many idle seconds (env AGENT_SERVER_MCP_IDLE_SECONDS; default 300)",
+    )
+    run.add_argument(
+        "--mcp-timeout",
+        type=float,
+        help="seconds the gateway (/mcp) gives a server to start and list its tools "
+        "(env AGENT_SERVER_MCP_TIMEOUT; default 15)",
     )
     run.add_argument("--log-level", default="info")
     run.set_defaults(func=serve)

@@ -42,6 +42,10 @@ ENV_REGISTRY_TTL = "AGENT_SERVER_REGISTRY_TTL"
 ENV_REGISTRY_TIMEOUT = "AGENT_SERVER_REGISTRY_TIMEOUT"
 DEFAULT_REGISTRY_TTL = 300.0
 DEFAULT_REGISTRY_TIMEOUT = 10.0
+ENV_MCP_IDLE_SECONDS = "AGENT_SERVER_MCP_IDLE_SECONDS"
+DEFAULT_MCP_IDLE_SECONDS = 300.0
+ENV_MCP_TIMEOUT = "AGENT_SERVER_MCP_TIMEOUT"
+DEFAULT_MCP_TIMEOUT = 15.0
 
 
 def split_list(value: str | None) -> tuple[str, ...]:
@@ -50,6 +54,15 @@ def split_list(value: str | None) -> tuple[str, ...]:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _seconds(value: str | None, default: float) -> float:
+    if not (value or "").strip():
+        return default
+    try:
+        return float(value or "")
+    except ValueError:
+        return 0.0  # refused with the same message as any other number not above 0
 
 
 def _count(value: str | None, default: int) -> int:
@@ -85,6 +98,8 @@ class Config:
     max_probes: int = DEFAULT_MAX_PROBES
     registry_ttl: float = DEFAULT_REGISTRY_TTL
     registry_timeout: float = DEFAULT_REGISTRY_TIMEOUT
+    mcp_idle_seconds: float = DEFAULT_MCP_IDLE_SECONDS
+    mcp_timeout: float = DEFAULT_MCP_TIMEOUT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
@@ -103,6 +118,8 @@ class Config:
             max_probes=_count(env.get(ENV_MAX_PROBES), DEFAULT_MAX_PROBES),
             registry_ttl=_seconds(env.get(ENV_REGISTRY_TTL), DEFAULT_REGISTRY_TTL),
             registry_timeout=_seconds(env.get(ENV_REGISTRY_TIMEOUT), DEFAULT_REGISTRY_TIMEOUT),
+            mcp_idle_seconds=_seconds(env.get(ENV_MCP_IDLE_SECONDS), DEFAULT_MCP_IDLE_SECONDS),
+            mcp_timeout=_seconds(env.get(ENV_MCP_TIMEOUT), DEFAULT_MCP_TIMEOUT),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -120,6 +137,8 @@ class Config:
             ENV_MAX_PROBES: str(self.max_probes),
             ENV_REGISTRY_TTL: repr(self.registry_ttl),
             ENV_REGISTRY_TIMEOUT: repr(self.registry_timeout),
+            ENV_MCP_IDLE_SECONDS: repr(self.mcp_idle_seconds),
+            ENV_MCP_TIMEOUT: repr(self.mcp_timeout),
         }
         if self.secret_key:
             env[ENV_SECRET_KEY] = self.secret_key
@@ -145,6 +164,18 @@ def check_registry_times(config: Config) -> None:
             f"the registry timeout ({ENV_REGISTRY_TIMEOUT} or --registry-timeout) is a number "
             "of seconds above 0 and at most 120"
         )
+
+
+def check_gateway_times(config: Config) -> None:
+    for value, what in (
+        (
+            config.mcp_idle_seconds,
+            f"the gateway's idle time ({ENV_MCP_IDLE_SECONDS} or --mcp-idle-seconds)",
+        ),
+        (config.mcp_timeout, f"the gateway's timeout ({ENV_MCP_TIMEOUT} or --mcp-timeout)"),
+    ):
+        if not value > 0:
+            raise ConfigError(f"{what} is a number of seconds above 0")
 
 
 def read_key_file(home: Path) -> list[str]:

@@ -1,4 +1,5 @@
-"""What every route of one app shares: config, store, cipher, servers, registries, tools, probes."""
+"""What every route of one app shares: config, store, cipher, servers, registries, tools,
+probes, the gateway's tool set and tool pins."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from agent_server.config import Config
+from agent_server.gateway.credentials import HEADER, ClientHeaders, check_given, parse_mcp_headers
+from agent_server.gateway.pins import PinStore
+from agent_server.gateway.tools import GatewayTools
 from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.registries.catalog import RegistryCatalog
 from agent_server.registries.client import RegistryReader
@@ -27,8 +31,27 @@ class AppContext:
     probes: ProbeLimiter
     session_keys: dict[str, KeyScope] | None  # None: served without keys (--no-auth)
     registry_reader: RegistryReader
+    gateway: GatewayTools
+    pins: PinStore
 
 
 def context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.context
     return ctx
+
+
+def client_headers(request: Request) -> ClientHeaders:
+    """The caller's MCP-HEADERS, parsed and checked against every stored server.
+
+    CredentialError (answered 400) when it is invalid or fills a header that a server does not
+    leave to the caller.
+    """
+    given = parse_mcp_headers(request.headers.get(HEADER))
+    if given:
+        ctx = context(request)
+        stored = ctx.servers.all(ctx.store.read())
+        check_given(
+            given,
+            {name: ctx.servers.view(config, "plaintext") for name, (_, config) in stored.items()},
+        )
+    return given

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from agent_server import mcp_file_commands, registry_commands
+from agent_server.gateway.names import plain_name
 from agent_server.terminal import UsageError, table
 from sdk import (
     BadRequest,
@@ -30,12 +31,14 @@ from sdk import (
     Unauthorized,
     ValidationFailed,
 )
-from sdk.models import EXPOSE_MODES, MCPServerResponse
+from sdk.models import EXPOSE_MODES, MCPProbeFailed, MCPServerResponse
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_TOOL_ERROR = 4
+EXIT_NO_ANSWER = 5
 EXIT_CODES: list[tuple[type[SettingsAPIError], int]] = [
     (BadRequest, 10),
     (Unauthorized, 11),
@@ -55,6 +58,8 @@ EXIT_HELP = "\n".join(
         f"  {EXIT_API_ERROR}   any other error answer (5xx, 413, 415, ...)",
         f"  {EXIT_USAGE}   bad command line, or an unreadable FILE",
         f"  {EXIT_UNREACHABLE}   the server cannot be reached",
+        f"  {EXIT_TOOL_ERROR}   mcp call: the tool answered with an error result",
+        f"  {EXIT_NO_ANSWER}   mcp call: the MCP server could not be reached or did not answer",
         *(f"  {code}  {e.__name__} ({(e.__doc__ or '').split(':')[0]})" for e, code in EXIT_CODES),
     ]
 )
@@ -116,6 +121,11 @@ def add_parser(commands: Any) -> None:
         sub.add_argument("--if-match", help="the ETag you last read")
     mcp_file_commands.add_actions(action)
     registry_commands.add_actions(action, actions, common)
+    call = action("call", "call a tool of a server through the gateway, print its answer")
+    call.add_argument("name", help="the MCP server")
+    call.add_argument("tool", help="the tool's own name on that server")
+    call.add_argument("--args", default="{}", help="the arguments as a JSON object")
+    call.add_argument("--timeout", type=float, help="seconds the call may take (default 60)")
     mcp.set_defaults(func=run)
 
 
@@ -182,10 +192,50 @@ def _act(client: SettingsClient, args: argparse.Namespace) -> None:
         _print_server(result, args.json)
 
 
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--args is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError("--args is a JSON object of the tool's arguments")
+    return value
+
+
+def _call(client: SettingsClient, args: argparse.Namespace) -> int:
+    """Call by the plain gateway name; where that is not served (a cut or hashed name), find
+    the tool's gateway_name in the catalog."""
+    arguments = _arguments(args.args)
+    try:
+        result = client.mcp.call_tool(
+            plain_name(args.name, args.tool), arguments, timeout=args.timeout
+        )
+    except NotFound:
+        listed = client.mcp.tools().tools
+        found = next((t for t in listed if (t.server, t.tool) == (args.name, args.tool)), None)
+        if found is None:
+            raise
+        result = client.mcp.call_tool(found.gateway_name, arguments, timeout=args.timeout)
+    if args.json:
+        print(result.model_dump_json())
+    elif isinstance(result, MCPProbeFailed):
+        print(f"agent-server: {result.error_kind}: {result.error}", file=sys.stderr)
+    else:
+        for block in result.content:
+            print(block["text"] if block.get("type") == "text" else json.dumps(block))
+    if isinstance(result, MCPProbeFailed):
+        return EXIT_NO_ANSWER
+    return EXIT_TOOL_ERROR if result.is_error else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    code = 0
     try:
         with SettingsClient(args.url, api_key=args.api_key, home=args.home) as client:
-            _act(client, args)
+            if args.action == "call":
+                code = _call(client, args)
+            else:
+                _act(client, args)
     except UsageError as exc:
         print(f"agent-server: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -198,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"agent-server: {exc.status_code}: {_detail_text(exc.detail)}", file=sys.stderr)
         return next((code for error, code in EXIT_CODES if isinstance(exc, error)), EXIT_API_ERROR)
-    return 0
+    return code
 
 
 def _detail_text(detail: Any) -> str:

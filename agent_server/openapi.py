@@ -38,7 +38,7 @@ STATUS_TEXT = {
     415: "The body must be JSON (Content-Type: application/json)",
     422: "Invalid fields: the detail lists each field's location and message",
     428: "Precondition required: send If-Match or If-None-Match",
-    502: "The registry failed: it answered an error, or something that is not its API",
+    502: "An upstream failed (a registry, or an MCP server): the detail says which and why",
     503: "settings.json is unusable, or a stored secret cannot be decrypted",
     504: "The registry did not answer within --registry-timeout",
 }
@@ -134,10 +134,28 @@ class _Schemas:
             ref_template="#/components/schemas/{model}",
         )
         schemas: dict[str, Any] = defs.get("$defs", {})
-        for (_, mode), ref in refs.items():
-            if mode == "validation":
-                _omittable(schemas[ref["$ref"].rsplit("/", 1)[-1]])
+        requests = [ref for (_, mode), ref in refs.items() if mode == "validation"]
+        for name in _referenced(requests, schemas):
+            _omittable(schemas[name])
         return dict(sorted(schemas.items()))
+
+
+def _referenced(roots: list[Any], schemas: dict[str, Any]) -> set[str]:
+    """The names of the schemas `roots` refer to, directly or through others."""
+    found: set[str] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.rsplit("/", 1)[-1] not in found:
+                name = ref.rsplit("/", 1)[-1]
+                found.add(name)
+                stack.append(schemas.get(name))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def _omittable(schema: dict[str, Any]) -> None:
@@ -267,7 +285,8 @@ def build_openapi(
                     "in": "header",
                     "name": "X-Session-API-Key",
                     "description": (
-                        "Needed on every /api/ route unless the server runs with --no-auth. "
+                        "Needed on every /api/ route and on /mcp unless the server runs with "
+                        "--no-auth. "
                         "Each key has a scope: read, write or admin; an operation's "
                         "x-session-key-scope names the one it needs, and X-Expose-Secrets "
                         "encrypted or plaintext needs admin."

@@ -129,8 +129,17 @@ def parse_expose_mode(header: str | None) -> ExposeMode:
 # --- where secrets live -------------------------------------------------------------------------
 
 
+# A header or `auth` holding this is left to the caller of each request (MCP-HEADERS): nothing
+# is stored for it, so it is not a secret slot (lightspeed-stack's keyword).
+CLIENT = "client"
+
+
 def is_secret_auth(value: Any) -> bool:
-    return isinstance(value, str) and value != "oauth"
+    return isinstance(value, str) and value not in ("oauth", CLIENT)
+
+
+def _is_secret_value(section: str, value: Any) -> bool:
+    return isinstance(value, str) and not (section == "headers" and value == CLIENT)
 
 
 def server_secret_slots(server: Any) -> Iterator[tuple[Loc, str]]:
@@ -162,7 +171,9 @@ def map_server_secrets(server: dict[str, Any], fn: SecretFn, prefix: Loc = ()) -
         values = server.get(section)
         if isinstance(values, dict):
             out[section] = {
-                key: fn((*prefix, section, key), value) if isinstance(value, str) else value
+                key: fn((*prefix, section, key), value)
+                if _is_secret_value(section, value)
+                else value
                 for key, value in values.items()
             }
     if is_secret_auth(server.get("auth")):

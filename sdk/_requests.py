@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from json import dumps
 from typing import Any
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel
 
 from sdk.errors import ERRORS_BY_STATUS, BadRequest, SettingsAPIError
 from sdk.models import (
+    DEFAULT_CALL_TIMEOUT,
     SERVER_NAME_RULE,
     ClientFormatName,
     ExposeMode,
@@ -19,8 +21,10 @@ from sdk.models import (
 )
 
 SERVERS = "/api/settings/mcp-servers"
+TOOLS = "/api/mcp/tools"
 IMPORT = "/api/mcp/import"
 EXPORT = "/api/mcp/export"
+CALL_MARGIN = 30.0  # seconds for connecting to the server, on top of the call itself
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,26 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
     params: dict[str, str] | None = None
+    timeout: float | None = None  # seconds to wait for the answer; None: the client's own
+
+
+def tool_call(
+    gateway_name: str,
+    arguments: dict[str, Any] | None,
+    timeout: float | None,
+    authorization: str | None,
+    mcp_headers: dict[str, dict[str, str]] | None,
+) -> Call:
+    """A gateway tool call; the HTTP wait is the call's timeout plus a margin for the rest."""
+    json: dict[str, Any] = {"arguments": arguments or {}}
+    if timeout is not None:
+        json["timeout"] = timeout
+    if authorization is not None:
+        json["authorization"] = authorization
+    headers = {"MCP-HEADERS": dumps(mcp_headers)} if mcp_headers else {}
+    wait = (timeout if timeout is not None else DEFAULT_CALL_TIMEOUT) + CALL_MARGIN
+    path = f"{TOOLS}/{quote(gateway_name, safe='')}/call"
+    return Call("POST", path, headers, json, timeout=wait)
 
 
 def conditional(

@@ -17,6 +17,7 @@ from sdk._keys import find_api_key
 from sdk._registries import AsyncConnectors, AsyncRegistries, Connectors, Registries
 from sdk._requests import (
     SERVERS,
+    TOOLS,
     Call,
     body,
     check,
@@ -24,15 +25,20 @@ from sdk._requests import (
     export_call,
     import_call,
     server_path,
+    tool_call,
 )
 from sdk.errors import PreconditionFailed
 from sdk.models import (
     ClientFormatName,
     ExposeMode,
     ImportResponse,
+    MCPCatalogResponse,
+    MCPProbeFailed,
     MCPServerConfig,
     MCPServerListResponse,
     MCPServerResponse,
+    MCPToolCallOk,
+    MCPToolCallResult,
     OnConflict,
     SettingsResponse,
 )
@@ -77,13 +83,18 @@ class SettingsClient:
         )
         self.settings = Settings(self._send)
         self.mcp_servers = MCPServers(self._send)
-        self.mcp = MCPConfigFiles(self._send)
+        self.mcp = MCP(self._send)
         self.registries = Registries(self._send)
         self.connectors = Connectors(self._send)
 
     def _send(self, call: Call) -> httpx.Response:
         response = self._http.request(
-            call.method, call.path, headers=call.headers, json=call.json, params=call.params
+            call.method,
+            call.path,
+            headers=call.headers,
+            json=call.json,
+            params=call.params,
+            timeout=call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
         return check(response)
 
@@ -187,9 +198,14 @@ class MCPServers:
         raise ValueError("attempts must be at least 1")
 
 
+def _call_result(response: httpx.Response) -> MCPToolCallResult:
+    if response.json().get("ok"):
+        return MCPToolCallOk.model_validate_json(response.content)
+    return MCPProbeFailed.model_validate_json(response.content)
+
+
 class AsyncSettingsClient:
-    """The settings API, synchronously: `client.settings`, `client.mcp_servers`, `client.mcp`,
-    `client.registries` and `client.connectors`."""
+    """The settings API, asynchronously: as SettingsClient, each call awaited."""
 
     def __init__(
         self,
@@ -209,13 +225,18 @@ class AsyncSettingsClient:
         )
         self.settings = AsyncSettings(self._send)
         self.mcp_servers = AsyncMCPServers(self._send)
-        self.mcp = AsyncMCPConfigFiles(self._send)
+        self.mcp = AsyncMCP(self._send)
         self.registries = AsyncRegistries(self._send)
         self.connectors = AsyncConnectors(self._send)
 
     async def _send(self, call: Call) -> httpx.Response:
         response = await self._http.request(
-            call.method, call.path, headers=call.headers, json=call.json, params=call.params
+            call.method,
+            call.path,
+            headers=call.headers,
+            json=call.json,
+            params=call.params,
+            timeout=call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
         return check(response)
 
@@ -376,3 +397,51 @@ class AsyncMCPConfigFiles:
         expose: ExposeMode | None = None,
     ) -> str:
         return (await self._send(export_call(format, servers, via_gateway, expose))).text
+
+
+class MCP(MCPConfigFiles):
+    """`client.mcp`: the gateway's tools over plain HTTP, and clients' config files."""
+
+    def tools(self) -> MCPCatalogResponse:
+        """The catalog: every enabled server's tools with their `gateway_name`."""
+        return MCPCatalogResponse.model_validate_json(self._send(Call("GET", TOOLS)).content)
+
+    def call_tool(
+        self,
+        gateway_name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        authorization: str | None = None,
+        mcp_headers: dict[str, dict[str, str]] | None = None,
+    ) -> MCPToolCallResult:
+        """The server's answer (`is_error` true for an error result), or MCPProbeFailed when
+        it gave none; NotFound for a name the gateway does not serve.
+
+        `authorization` is a bare token for a server whose auth is "client"; `mcp_headers`
+        gives the headers servers leave to the caller, by server name (the MCP-HEADERS header).
+        """
+        call = tool_call(gateway_name, arguments, timeout, authorization, mcp_headers)
+        return _call_result(self._send(call))
+
+
+class AsyncMCP(AsyncMCPConfigFiles):
+    """The MCP gateway's tools over plain HTTP."""
+
+    async def tools(self) -> MCPCatalogResponse:
+        """The catalog: every enabled server's tools with their `gateway_name`."""
+        response = await self._send(Call("GET", TOOLS))
+        return MCPCatalogResponse.model_validate_json(response.content)
+
+    async def call_tool(
+        self,
+        gateway_name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        authorization: str | None = None,
+        mcp_headers: dict[str, dict[str, str]] | None = None,
+    ) -> MCPToolCallResult:
+        """The server's answer, as SettingsClient.mcp.call_tool gives it."""
+        call = tool_call(gateway_name, arguments, timeout, authorization, mcp_headers)
+        return _call_result(await self._send(call))

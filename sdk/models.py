@@ -45,7 +45,32 @@ class LLMSettings(_Strict):
     base_url: str | None = None
 
 
-class StdioServerConfig(_Open):
+class ToolSetting(_Open):
+    """One tool's entry in a server's `tools` (fastmcp's ToolTransformConfig)."""
+
+    enabled: bool = Field(default=True, description="false hides the tool from the gateway.")
+
+
+class _ToolControl(_Open):
+    """Which of a server's tools are served, as fastmcp's MCPConfig says it, and pinning."""
+
+    tools: dict[str, ToolSetting] = Field(
+        default_factory=dict, description="Per tool settings by the tool's own name."
+    )
+    include_tags: list[str] | None = Field(
+        default=None, description="Only tools with one of these tags are served."
+    )
+    exclude_tags: list[str] | None = Field(
+        default=None, description="Tools with one of these tags are not served."
+    )
+    pin_tools: bool = Field(
+        default=False,
+        description="A tool whose definition changed since it was first seen is withheld "
+        "from the gateway until approved.",
+    )
+
+
+class StdioServerConfig(_ToolControl):
     """An MCP server started as a child process that speaks MCP over stdin/stdout."""
 
     command: str = Field(min_length=1)
@@ -62,15 +87,19 @@ class StdioServerConfig(_Open):
     enabled: bool = True
 
 
-class RemoteServerConfig(_Open):
+class RemoteServerConfig(_ToolControl):
     """An MCP server reached over HTTP (streamable HTTP or SSE)."""
 
     url: str = Field(description="An http or https URL.")
     transport: Literal["http", "streamable-http", "sse"] | None = None
-    headers: dict[str, str] = Field(default_factory=dict, description="Values are secrets.")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Values are secrets; "client" means the caller sends it (MCP-HEADERS).',
+    )
     auth: str | None = Field(
         default=None,
-        description='A bearer token (secret), or "oauth" for OAuth.',
+        description='A bearer token (secret), "oauth" for OAuth, or "client": the caller '
+        "sends it as Authorization in MCP-HEADERS.",
     )
     sse_read_timeout: float | None = None
     timeout: int | None = None
@@ -194,6 +223,15 @@ class MCPTool(BaseModel):
     name: str
     description: str | None
     input_schema: dict[str, Any]
+    tags: list[str] = Field(description="The tool's fastmcp tags.")
+    enabled: bool = Field(
+        description="false when the server's tools, include_tags or exclude_tags leave it out "
+        "of the gateway.",
+    )
+    changed: bool = Field(
+        description="Its definition (name, description, input schema) differs from the one "
+        "first seen or last approved.",
+    )
 
 
 class MCPServerInfo(BaseModel):
@@ -216,6 +254,40 @@ class MCPProbeFailed(BaseModel):
 
 MCPToolsResult = MCPToolsOk | MCPProbeFailed
 
+DEFAULT_CALL_TIMEOUT = 60.0
+MAX_CALL_TIMEOUT = 600.0
+
+
+class MCPToolCallRequest(BaseModel):
+    """A call of one gateway tool, for callers that do not speak MCP."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arguments: dict[str, Any] = Field(default_factory=dict, description="The tool's arguments.")
+    timeout: float = Field(
+        default=DEFAULT_CALL_TIMEOUT, gt=0, le=MAX_CALL_TIMEOUT, description="Seconds, at most 600."
+    )
+    authorization: str | None = Field(
+        default=None,
+        min_length=1,
+        pattern=r"^[^\r\n\x00]+$",
+        description='For a server whose auth is "client": the bare token, sent to that server '
+        "as Authorization: Bearer <token>. Never stored or logged.",
+    )
+
+
+class MCPToolCallOk(BaseModel):
+    """The server's answer, as it gave it: an error result is `is_error` true, still ok."""
+
+    ok: Literal[True]
+    content: list[dict[str, Any]] = Field(description="MCP content blocks.")
+    structured_content: dict[str, Any] | None
+    is_error: bool
+    latency_ms: float
+
+
+MCPToolCallResult = MCPToolCallOk | MCPProbeFailed
+
 
 class MCPHealth(BaseModel):
     ok: bool
@@ -226,10 +298,18 @@ class MCPHealth(BaseModel):
 
 class MCPCatalogTool(BaseModel):
     name: str = Field(description="<server>.<tool>")
+    gateway_name: str = Field(
+        description="The tool's name on the MCP gateway (/mcp): <server>__<tool>, other "
+        "characters than A-Z a-z 0-9 _ - replaced by _, cut and given a short hash suffix "
+        "where longer than 64 or colliding with another"
+    )
     server: str
     tool: str
     description: str | None
     input_schema: dict[str, Any]
+    changed: bool = Field(
+        description="Its definition differs from the one first seen or last approved."
+    )
 
 
 class MCPCatalogServer(BaseModel):

@@ -43,7 +43,7 @@ CANARY = "canary-"
 
 TOOLS_OK_KEYS = {"ok", "tools", "latency_ms", "server_info"}
 FAILED_KEYS = {"ok", "error", "error_kind"}
-TOOL_KEYS = {"name", "description", "input_schema"}
+TOOL_KEYS = {"name", "description", "input_schema", "tags", "enabled", "changed"}
 
 # Processes the fixtures start on purpose (HTTP MCP servers): the leftover check ignores them.
 ON_PURPOSE: set[int] = set()
@@ -609,10 +609,12 @@ def test_catalog_names_tools_by_server_and_reports_each_server(
         for name, tool in server_tools.items():
             assert tools[f"{server}.{name}"] == {
                 "name": f"{server}.{name}",
+                "gateway_name": f"{server}__{name}",
                 "server": server,
                 "tool": name,
                 "description": tool["description"],
                 "input_schema": tool["input_schema"],
+                "changed": False,
             }
     assert_no_canary(response.text)
 

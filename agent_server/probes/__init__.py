@@ -6,8 +6,8 @@ log only text this package writes itself.
 """
 
 from agent_server.probes.cache import ToolCache
-from agent_server.probes.connection import check_health, list_tools
+from agent_server.probes.connection import list_tools
 from agent_server.probes.failures import ProbeFailed
 from agent_server.probes.limiter import ProbeLimiter
 
-__all__ = ["ProbeFailed", "ProbeLimiter", "ToolCache", "check_health", "list_tools"]
+__all__ = ["ProbeFailed", "ProbeLimiter", "ToolCache", "list_tools"]

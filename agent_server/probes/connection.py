@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 
@@ -21,23 +22,26 @@ from agent_server.probes.failures import ProbeFailed, classify, timed_out
 from agent_server.probes.groups import end_groups, process_groups
 from agent_server.probes.limiter import ProbeLimiter
 from agent_server.probes.logs import withheld_logs
-from sdk.models import MCPProbeFailed, MCPServerInfo, MCPTool, MCPToolsOk
+from sdk.models import MCPServerInfo, MCPTool, MCPToolsOk, MCPToolsResult
 
 if TYPE_CHECKING:  # fastmcp takes most of a second to import: only probes load it
+    import mcp_types
     from fastmcp import Client
     from fastmcp.client.transports import ClientTransport
+
+T = TypeVar("T")
 
 # How long a cut-short probe waits for its connection to wind down once its stdio children are
 # killed (a closed connection is then quick; this only bounds a stuck one).
 _WIND_DOWN = 2.0
 
 
-class _StatusRecorder(httpx2.Auth):
+class StatusRecorder(httpx2.Auth):
     """Sends the bearer token (if any) and remembers each HTTP status, which fastmcp hides."""
 
     def __init__(self, token: str | None) -> None:
         self.token = token
-        self.statuses: list[int] = []
+        self.statuses: deque[int] = deque(maxlen=32)  # the last ones: a pooled one lives long
 
     def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
         if self.token is not None:
@@ -46,7 +50,8 @@ class _StatusRecorder(httpx2.Auth):
         self.statuses.append(response.status_code)
 
 
-def _transport(config: dict[str, Any], recorder: _StatusRecorder) -> ClientTransport:
+def transport_for(config: dict[str, Any], recorder: StatusRecorder) -> ClientTransport:
+    """The fastmcp transport of a plaintext server config; only its own headers are sent."""
     from fastmcp.client.transports import SSETransport, StdioTransport, StreamableHttpTransport
 
     if "command" in config:
@@ -64,6 +69,13 @@ def _transport(config: dict[str, Any], recorder: _StatusRecorder) -> ClientTrans
     return StreamableHttpTransport(config["url"], headers=headers, auth=recorder)
 
 
+def recorder_for(config: dict[str, Any]) -> StatusRecorder:
+    """The recorder sending a config's bearer token; ProbeFailed for OAuth servers."""
+    if config.get("auth") == "oauth":
+        raise ProbeFailed("auth", "servers that sign in with OAuth cannot be tested from here")
+    return StatusRecorder(config["auth"] if isinstance(config.get("auth"), str) else None)
+
+
 def _retrieve(work: asyncio.Task[Any]) -> None:
     """Take a finished connection's exception, so asyncio never logs it with its text."""
     if not work.cancelled():
@@ -73,16 +85,46 @@ def _retrieve(work: asyncio.Task[Any]) -> None:
 async def _session(
     config: dict[str, Any],
     timeout: float,
-    recorder: _StatusRecorder,
+    recorder: StatusRecorder,
     action: Callable[[Client[Any]], Awaitable[Any]],
 ) -> tuple[Any, MCPServerInfo | None]:
     from fastmcp import Client
 
-    client = Client(_transport(config, recorder), timeout=timeout, init_timeout=timeout)
+    client = Client(transport_for(config, recorder), timeout=timeout, init_timeout=timeout)
     async with client:
         result = await action(client)
-        info = client.server_info
-    return result, MCPServerInfo(name=info.name, version=info.version) if info else None
+        info = server_info(client)
+    return result, info
+
+
+async def bounded(
+    work: Coroutine[Any, Any, T],
+    timeout: float,
+    children: Sequence[int],
+    recorder: StatusRecorder,
+    config: dict[str, Any],
+) -> T:
+    """Await `work` in its own task for at most `timeout` s; a failure becomes ProbeFailed.
+
+    Cut short (its timeout, or the caller cancelled), the process groups of `children` are
+    killed first: the connection's own close would otherwise give a child that ignores the end
+    of its input seconds more.
+    """
+    task = asyncio.create_task(work)
+    task.add_done_callback(_retrieve)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    finally:
+        if not task.done():
+            end_groups(children)
+            task.cancel()
+            await asyncio.wait({task}, timeout=_WIND_DOWN)
+    if not done or task.cancelled():
+        raise timed_out(timeout)
+    failure = task.exception()
+    if failure is not None:
+        raise classify(failure, recorder.statuses, config, timeout) from None
+    return task.result()
 
 
 async def _connect(
@@ -90,34 +132,14 @@ async def _connect(
     timeout: float,
     action: Callable[[Client[Any]], Awaitable[Any]],
 ) -> tuple[Any, float, MCPServerInfo | None]:
-    """Run `action` on a fresh connection; (its result, latency in ms, server info).
-
-    The connection runs in its own task so that a probe cut short (its timeout, or the
-    catalog's deadline cancelling it) kills its stdio children first: the connection's own
-    close would otherwise give a child that ignores the end of its input seconds more.
-    """
-    if config.get("auth") == "oauth":
-        raise ProbeFailed("auth", "servers that sign in with OAuth cannot be tested from here")
-    recorder = _StatusRecorder(config["auth"] if isinstance(config.get("auth"), str) else None)
+    """Run `action` on a fresh connection; (its result, latency in ms, server info)."""
+    recorder = recorder_for(config)
     with withheld_logs(), process_groups() as children:
         started = time.perf_counter()
-        work = asyncio.create_task(_session(config, timeout, recorder, action))
-        work.add_done_callback(_retrieve)
-        try:
-            done, _ = await asyncio.wait({work}, timeout=timeout)
-        finally:
-            if not work.done():
-                end_groups(children)
-                work.cancel()
-                await asyncio.wait({work}, timeout=_WIND_DOWN)
-        latency = round((time.perf_counter() - started) * 1000, 1)
-        if not done or work.cancelled():
-            raise timed_out(timeout)
-        failure = work.exception()
-        if failure is not None:
-            raise classify(failure, recorder.statuses, config, timeout) from None
-    result, info = work.result()
-    return result, latency, info
+        result, info = await bounded(
+            _session(config, timeout, recorder, action), timeout, children, recorder, config
+        )
+    return result, round((time.perf_counter() - started) * 1000, 1), info
 
 
 async def _limited(
@@ -132,16 +154,29 @@ async def _limited(
 
 async def list_tools(
     limiter: ProbeLimiter, config: dict[str, Any], timeout: float
-) -> MCPToolsOk | MCPProbeFailed:
+) -> MCPToolsResult:
     """Connect, list the tools, disconnect: the answer of /api/mcp/test and .../tools."""
     try:
         tools, latency, info = await _limited(limiter, config, timeout, lambda c: c.list_tools())
     except ProbeFailed as failed:
-        return MCPProbeFailed(ok=False, error=failed.message, error_kind=failed.kind)
+        return failed.answer()
+    return tools_answer(tools, latency, info)
+
+
+def tools_answer(
+    tools: Sequence[mcp_types.Tool], latency: float, info: MCPServerInfo | None
+) -> MCPToolsOk:
     return MCPToolsOk(
         ok=True,
         tools=[
-            MCPTool(name=t.name, description=t.description, input_schema=t.input_schema)
+            MCPTool(
+                name=t.name,
+                description=t.description,
+                input_schema=t.input_schema,
+                tags=tool_tags(t.meta),
+                enabled=True,  # until the server's rules are applied (gateway.tool_rules)
+                changed=False,
+            )
             for t in tools
         ],
         latency_ms=latency,
@@ -149,11 +184,13 @@ async def list_tools(
     )
 
 
-async def check_health(limiter: ProbeLimiter, config: dict[str, Any], timeout: float) -> float:
-    """Latency in ms of connecting and listing the tools; ProbeFailed when that fails.
+def tool_tags(meta: Mapping[str, Any] | None) -> list[str]:
+    """The fastmcp tags in a tool's `_meta` ([] for servers that give none)."""
+    fastmcp = (meta or {}).get("fastmcp") or (meta or {}).get("_fastmcp") or {}
+    tags = fastmcp.get("tags") if isinstance(fastmcp, Mapping) else None
+    return sorted(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else []
 
-    Listing tools rather than MCP's ping: some servers do not route ping over HTTP, and a
-    server that lists its tools is one an agent can use.
-    """
-    _, latency, _ = await _limited(limiter, config, timeout, lambda c: c.list_tools())
-    return latency
+
+def server_info(client: Client[Any]) -> MCPServerInfo | None:
+    info = client.server_info
+    return MCPServerInfo(name=info.name, version=info.version) if info else None

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx2
 
-from sdk.models import ProbeErrorKind
+from sdk.models import MCPProbeFailed, ProbeErrorKind
 
 
 class ProbeFailed(Exception):
@@ -21,6 +21,9 @@ class ProbeFailed(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+    def answer(self) -> MCPProbeFailed:
+        return MCPProbeFailed(ok=False, error=self.message, error_kind=self.kind)
 
 
 def _causes(exc: BaseException) -> Generator[BaseException]:

@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 # The pids of the stdio children the probe running in this context started. The tasks a
@@ -40,6 +41,23 @@ def _record_children_of_probes() -> None:
     stdio._create_platform_compatible_process = recording_spawn
 
 
+def exited(pid: int) -> bool:
+    """True when the process has ended or is ending, as /proc tells: gone, a zombie, or on its
+    way out (a killed process gives up its memory, and with it its command line, first).
+
+    Where there is no /proc, False: the caller learns of the end some other way.
+    """
+    folder = Path(f"/proc/{pid}")
+    try:
+        stat = (folder / "stat").read_text()
+        cmdline = (folder / "cmdline").read_bytes()
+    except FileNotFoundError:
+        return Path("/proc/self").exists()
+    except OSError:
+        return False
+    return not cmdline or stat.rsplit(")", 1)[-1].split()[:1] in (["Z"], ["X"])
+
+
 def end_groups(children: list[int]) -> None:
     """SIGKILL the process group of each child; a group already gone is fine.
 
@@ -52,8 +70,11 @@ def end_groups(children: list[int]) -> None:
 
 
 @contextmanager
-def process_groups() -> Iterator[list[int]]:
-    """Record the stdio children started inside; end their groups on the way out."""
+def recorded_children() -> Iterator[list[int]]:
+    """Record the stdio children started inside (and in tasks started inside); end none.
+
+    For a connection that outlives the block (the gateway's pool): its owner ends the groups.
+    """
     _record_children_of_probes()
     children: list[int] = []
     token = _CHILDREN.set(children)
@@ -61,4 +82,13 @@ def process_groups() -> Iterator[list[int]]:
         yield children
     finally:
         _CHILDREN.reset(token)
-        end_groups(children)
+
+
+@contextmanager
+def process_groups() -> Iterator[list[int]]:
+    """Record the stdio children started inside; end their groups on the way out."""
+    with recorded_children() as children:
+        try:
+            yield children
+        finally:
+            end_groups(children)

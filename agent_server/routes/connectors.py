@@ -28,7 +28,7 @@ from agent_server.registries.connectors import (
     parse_connector_id,
     registry_connector,
 )
-from agent_server.routes.mcp_connections import TIMEOUT_QUERY, probe_timeout
+from agent_server.routes.mcp_connections import TIMEOUT_QUERY, request_timeout
 from agent_server.routes.mcp_registries import registry_disabled, registry_not_found
 from agent_server.routes.registry_servers import (
     DEFAULT_LIMIT,
@@ -160,7 +160,7 @@ def _connector_id(request: Request) -> str:
 
 async def connector_detail(request: Request) -> Response:
     ctx = context(request)
-    timeout = probe_timeout(request)
+    timeout = request_timeout(request)
     connector, config = await _resolve(ctx, _connector_id(request))
     name = version = error = None
     if config is None:
@@ -181,7 +181,7 @@ async def connector_tools(request: Request) -> Response:
     if not request.scope.get("raw_path", b"").endswith(b"/tools"):
         return await connector_detail(request)  # a registry server named `tools`, its / as %2F
     ctx = context(request)
-    timeout = probe_timeout(request)
+    timeout = request_timeout(request)
     connector, config = await _resolve(ctx, _connector_id(request))
     if config is None:
         raise HTTPException(409, NOT_INSTALLED.format(id=connector.id))

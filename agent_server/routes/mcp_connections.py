@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from agent_server.bodies import read_json_object
-from agent_server.context import AppContext, context
+from agent_server.context import AppContext, client_headers, context
 from agent_server.document import (
     is_valid_server_name,
     pydantic_field_errors,
@@ -22,9 +22,18 @@ from agent_server.document import (
     without_nulls,
 )
 from agent_server.errors import InvalidSettings, field_error
+from agent_server.gateway.credentials import (
+    ClientHeaders,
+    client_slots,
+    given_for,
+    with_credentials,
+)
+from agent_server.gateway.names import gateway_names
+from agent_server.gateway.tool_rules import marked
+from agent_server.gateway.tools import ServedServer
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import Operation, Query, Reply, errors
-from agent_server.probes import ProbeFailed, check_health, list_tools
+from agent_server.probes import ProbeFailed, list_tools
 from agent_server.routes.mcp_servers import ITEM, not_found, server_name
 from agent_server.routes.resource import Resource
 from agent_server.secrets import plaintext_candidate
@@ -61,7 +70,7 @@ def _seconds(request: Request, name: str, default: float, most: float) -> float:
     return value
 
 
-def probe_timeout(request: Request) -> float:
+def request_timeout(request: Request) -> float:
     return _seconds(request, "timeout", DEFAULT_TIMEOUT, MAX_TIMEOUT)
 
 
@@ -69,7 +78,7 @@ def _refresh(request: Request) -> bool:
     return request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
 
 
-def _stored(ctx: AppContext, name: str) -> tuple[str, dict[str, Any]]:
+def stored_server(ctx: AppContext, name: str) -> tuple[str, dict[str, Any]]:
     """(ETag, stored config) of a server that exists, else 404."""
     found = ctx.servers.find(ctx.store.read(), name)
     if found is None:
@@ -97,6 +106,11 @@ async def test_config(request: Request) -> FastJSONResponse:
     if problems:
         raise InvalidSettings(problems)
     config = plaintext_candidate(candidate, stored, ctx.cipher)
+    name = body.name or ""
+    try:
+        config = with_credentials(name, config, given_for(name, config, client_headers(request)))
+    except ProbeFailed as missing:
+        return FastJSONResponse(missing.answer().model_dump())
     result = await list_tools(ctx.probes, config, body.timeout)
     return FastJSONResponse(result.model_dump())
 
@@ -104,23 +118,53 @@ async def test_config(request: Request) -> FastJSONResponse:
 async def server_tools(request: Request) -> FastJSONResponse:
     ctx = context(request)
     name = server_name(request)
-    timeout = probe_timeout(request)
-    etag, config = _stored(ctx, name)
+    timeout = request_timeout(request)
+    etag, config = stored_server(ctx, name)
     if config.get("enabled", True) is False:
         raise HTTPException(409, f"MCP server {name!r} is disabled; enable it to list its tools")
-    result = await _tools(ctx, name, etag, config, timeout, refresh=_refresh(request))
+    given = client_headers(request)
+    result = await _tools(ctx, name, etag, config, timeout, _refresh(request), given)
     return FastJSONResponse(result.model_dump(), headers={"ETag": etag})
 
 
 async def _tools(
-    ctx: AppContext, name: str, etag: str, config: dict[str, Any], timeout: float, refresh: bool
+    ctx: AppContext,
+    name: str,
+    etag: str,
+    config: dict[str, Any],
+    timeout: float,
+    refresh: bool,
+    given: ClientHeaders,
 ) -> MCPToolsResult:
-    cached = None if refresh else ctx.tools.get(name, etag)
-    if cached is not None:
-        return cached
-    result = await list_tools(ctx.probes, ctx.servers.view(config, "plaintext"), timeout)
-    ctx.tools.put(name, etag, result)
-    return result
+    # A server that takes credentials from the caller answers each caller on its own: its
+    # answers are never cached.
+    shared = not client_slots(config)
+    cached = ctx.tools.get(name, etag) if shared and not refresh else None
+    if cached is None:
+        cached = await live_tools(ctx, name, etag, config, timeout, given)
+        if shared:
+            ctx.tools.put(name, etag, cached)
+    return marked(name, config, cached, ctx.pins)
+
+
+async def live_tools(
+    ctx: AppContext,
+    name: str,
+    etag: str,
+    config: dict[str, Any],
+    timeout: float,
+    given: ClientHeaders,
+) -> MCPToolsResult:
+    """Over the gateway's connection to this config when one is open, else a new probe."""
+    server = ServedServer(name, etag, ctx.servers.view(config, "plaintext"))
+    try:
+        key, plaintext = server.connection(given)
+    except ProbeFailed as missing:
+        return missing.answer()
+    pooled = ctx.gateway.pool.find(key)
+    if pooled is not None:
+        return await pooled.probe(timeout)
+    return await list_tools(ctx.probes, plaintext, timeout)
 
 
 async def _within(deadline: float, probes: list[Task[MCPToolsResult]]) -> list[MCPToolsResult]:
@@ -146,9 +190,10 @@ async def _within(deadline: float, probes: list[Task[MCPToolsResult]]) -> list[M
 
 async def catalog(request: Request) -> FastJSONResponse:
     ctx = context(request)
-    timeout = probe_timeout(request)
+    timeout = request_timeout(request)
     deadline = _seconds(request, "deadline", DEFAULT_DEADLINE, MAX_DEADLINE)
     refresh = _refresh(request)
+    given = client_headers(request)
     enabled = {
         name: config
         for name, (_, config) in sorted(ctx.servers.all(ctx.store.read()).items())
@@ -158,30 +203,37 @@ async def catalog(request: Request) -> FastJSONResponse:
         deadline,
         [
             asyncio.create_task(
-                _tools(ctx, name, ctx.servers.etag(name, config), config, timeout, refresh)
+                _tools(ctx, name, ctx.servers.etag(name, config), config, timeout, refresh, given)
             )
             for name, config in enabled.items()
         ],
     )
     tools: list[MCPCatalogTool] = []
     servers: list[MCPCatalogServer] = []
+    served = {
+        name: [tool for tool in result.tools if tool.enabled]
+        for name, result in zip(enabled, results, strict=True)
+        if isinstance(result, MCPToolsOk)
+    }
+    names = gateway_names((name, tool.name) for name, found in served.items() for tool in found)
     for name, result in zip(enabled, results, strict=True):
-        if isinstance(result, MCPToolsOk):
-            tools += [
-                MCPCatalogTool(
-                    name=f"{name}.{tool.name}",
-                    server=name,
-                    tool=tool.name,
-                    description=tool.description,
-                    input_schema=tool.input_schema,
-                )
-                for tool in result.tools
-            ]
+        tools += [
+            MCPCatalogTool(
+                name=f"{name}.{tool.name}",
+                gateway_name=names[(name, tool.name)],
+                server=name,
+                tool=tool.name,
+                description=tool.description,
+                input_schema=tool.input_schema,
+                changed=tool.changed,
+            )
+            for tool in served.get(name, [])
+        ]
         servers.append(
             MCPCatalogServer(
                 name=name,
                 ok=result.ok,
-                tool_count=len(result.tools) if isinstance(result, MCPToolsOk) else 0,
+                tool_count=len(served.get(name, [])),
                 latency_ms=result.latency_ms if isinstance(result, MCPToolsOk) else None,
                 error=result.error if isinstance(result, MCPProbeFailed) else None,
                 error_kind=result.error_kind if isinstance(result, MCPProbeFailed) else None,
@@ -191,17 +243,18 @@ async def catalog(request: Request) -> FastJSONResponse:
 
 
 async def health(request: Request) -> FastJSONResponse:
+    """Lists the tools rather than sending MCP's ping: some servers do not route ping over
+    HTTP, and a server that lists its tools is one an agent can use."""
     ctx = context(request)
     name = server_name(request)
-    timeout = probe_timeout(request)
-    etag, config = _stored(ctx, name)
+    timeout = request_timeout(request)
+    etag, config = stored_server(ctx, name)
     checked_at = datetime.now(UTC).isoformat(timespec="seconds")
-    try:
-        latency = await check_health(ctx.probes, ctx.servers.view(config, "plaintext"), timeout)
-    except ProbeFailed as failed:
-        report = MCPHealth(ok=False, latency_ms=None, checked_at=checked_at, error=failed.message)
+    result = await live_tools(ctx, name, etag, config, timeout, client_headers(request))
+    if isinstance(result, MCPProbeFailed):
+        report = MCPHealth(ok=False, latency_ms=None, checked_at=checked_at, error=result.error)
     else:
-        report = MCPHealth(ok=True, latency_ms=latency, checked_at=checked_at, error=None)
+        report = MCPHealth(ok=True, latency_ms=result.latency_ms, checked_at=checked_at, error=None)
     return FastJSONResponse(report.model_dump(), headers={"ETag": etag})
 
 
@@ -212,7 +265,7 @@ routes = [
     Resource(ITEM + "/health", {"GET": health}),
 ]
 
-_NAME = {"name": "The server's name: 1 to 128 of letters, digits and _ . @ : -"}
+NAME_PARAM = {"name": "The server's name: 1 to 128 of letters, digits and _ . @ : -"}
 
 
 def _seconds_query(description: str, default: float, most: float) -> Query:
@@ -257,12 +310,12 @@ operations = {
         scope="write",
         summary="The tool catalog across enabled MCP servers",
         description=(
-            "Each tool is named <server>.<tool>. Servers are queried concurrently, at most "
-            "--max-probes at once (default 8, shared with every other live check), each with "
-            "the timeout from when its probe starts; a failing server shows its error and does "
-            "not fail the catalog. The answer comes within the deadline: servers not reached "
-            'by then (still queued or still connecting) have ok false and error_kind "deadline", '
-            "and their probes are ended before the answer."
+            "Each tool is named <server>.<tool>; gateway_name is its name on /mcp. Servers are "
+            "queried concurrently, at most --max-probes at once (default 8, shared with every "
+            "other live check), each with the timeout from when its probe starts; a failing "
+            "server shows its error and does not fail the catalog. The answer comes within the "
+            "deadline: servers not reached by then (still queued or still connecting) have ok "
+            'false and error_kind "deadline", and their probes are ended before the answer.'
         ),
         query_params={"timeout": TIMEOUT_QUERY, "deadline": _DEADLINE, "refresh": _REFRESH},
         responses={200: Reply(MCPCatalogResponse), **errors(400, 401, 503)},
@@ -275,7 +328,7 @@ operations = {
         description=(
             "Cached per server ETag: a config change invalidates it; query refresh=1 bypasses it."
         ),
-        path_params=_NAME,
+        path_params=NAME_PARAM,
         query_params={"timeout": TIMEOUT_QUERY, "refresh": _REFRESH},
         responses={
             200: Reply((MCPToolsOk, MCPProbeFailed), headers=("ETag",)),
@@ -288,7 +341,7 @@ operations = {
         scope="write",
         summary="Check one MCP server over a live connection",
         description="Connects and lists the tools; ok with the latency, or the error.",
-        path_params=_NAME,
+        path_params=NAME_PARAM,
         query_params={"timeout": TIMEOUT_QUERY},
         responses={200: Reply(MCPHealth, headers=("ETag",)), **errors(400, 401, 404, 503)},
         tags=("mcp-connections",),

@@ -75,6 +75,10 @@ class Servers(Collection):
     def find(self, document: Document, name: str) -> tuple[Source, dict[str, Any]] | None:
         return self.ctx.servers.find(document, name)
 
+    def forget(self, name: str) -> None:
+        super().forget(name)
+        self.ctx.pins.forget(name)  # a server made again under this name starts unpinned
+
     def not_found(self, name: str) -> HTTPException:
         return not_found(name)
 

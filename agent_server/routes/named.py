@@ -115,6 +115,10 @@ class Collection(ABC):
         self.ctx = ctx
         self.catalog = catalog
 
+    def forget(self, name: str) -> None:
+        """Drop what the service remembers of an entry that was deleted."""
+        self.catalog.forget(name)
+
     @abstractmethod
     def find(self, document: Document, name: str) -> tuple[Source, dict[str, Any]] | None: ...
 
@@ -194,7 +198,7 @@ async def write_entry(
         await write.read_body(request)
     await collection.ctx.store.write(write)
     if write.result is None:
-        collection.catalog.forget(name)
+        collection.forget(name)
         return Response(status_code=204)
     etag = collection.catalog.etag(name, write.result)
     headers = {"ETag": etag}

@@ -26,7 +26,7 @@ KeyScope = Literal["read", "write", "admin"]
 SCOPES: tuple[KeyScope, ...] = ("read", "write", "admin")
 HEADER = "x-session-api-key"
 SESSION_KEY_FILE = "session.key"
-PROTECTED_PREFIXES = ("/api/",)
+PROTECTED_PREFIXES = ("/api/", "/mcp")
 _SCOPE_KEY = "agent_server.key_scope"  # where the middleware leaves the caller's scope
 
 

@@ -1,0 +1,175 @@
+"""`/mcp`: one MCP endpoint (streamable HTTP) serving the tools of every enabled server.
+
+It is fastmcp's server side, mounted in our Starlette app behind the same guard and session key
+as `/api/`. Its one provider lists GatewayTools.tool_set() and routes each call by its gateway
+name; a watcher closes idle and outdated connections and tells connected sessions when the
+served set of servers changes (`notifications/tools/list_changed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import TYPE_CHECKING, Any
+
+from agent_server.gateway.credentials import ClientHeaders
+from agent_server.gateway.tools import GatewayTool, GatewayTools, UnknownTool
+from agent_server.probes.failures import ProbeFailed
+
+if TYPE_CHECKING:
+    from fastmcp import FastMCP
+    from fastmcp.server.http import StarletteWithLifespan
+    from fastmcp.tools import Tool
+    from fastmcp.utilities.versions import VersionSpec
+
+log = logging.getLogger(__name__)
+
+PATH = "/mcp"
+GIVEN_KEY = "agent_server.mcp_headers"  # where the route leaves the caller's parsed MCP-HEADERS
+DEFAULT_CALL_TIMEOUT = 300.0  # seconds a tool call through /mcp may take
+# How often the watcher looks for configuration changes and idle connections.
+WATCH_INTERVAL = 1.0
+
+
+def _given() -> ClientHeaders:
+    """The caller's MCP-HEADERS of the request being served, parsed and checked on its way in."""
+    from fastmcp.server.dependencies import get_http_request
+
+    try:
+        request = get_http_request()
+    except RuntimeError:
+        return {}
+    given: ClientHeaders = request.scope.get(GIVEN_KEY, {})
+    return given
+
+
+def _tool_class(gateway: GatewayTools) -> type[Tool]:
+    from fastmcp.exceptions import ToolError
+    from fastmcp.tools import Tool, ToolResult
+
+    class RoutedTool(Tool):
+        """A tool of one upstream server, run by routing the call to it."""
+
+        async def run(self, arguments: dict[str, Any]) -> ToolResult:
+            try:
+                result = await gateway.call(self.name, arguments, DEFAULT_CALL_TIMEOUT, _given())
+            except UnknownTool:
+                raise ToolError(f"the tool {self.name!r} is not served any more") from None
+            except ProbeFailed as failed:
+                raise ToolError(
+                    f"the MCP server is unavailable ({failed.kind}): {failed.message}"
+                ) from None
+            return ToolResult(
+                content=result.content,
+                structured_content=result.structured_content,
+                meta=result.meta,
+                is_error=result.is_error,
+            )
+
+    return RoutedTool
+
+
+def _served_tool(tool_class: type[Tool], found: GatewayTool) -> Tool:
+    upstream = found.tool
+    return tool_class(
+        name=found.gateway_name,
+        title=upstream.title,
+        description=upstream.description,
+        parameters=upstream.input_schema,
+        output_schema=upstream.output_schema,
+        annotations=upstream.annotations,
+    )
+
+
+def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
+    """The fastmcp server of the gateway and the middleware that records its sessions."""
+    from fastmcp import FastMCP
+    from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+    from fastmcp.server.providers import Provider
+
+    tool_class = _tool_class(gateway)
+
+    class GatewayProvider(Provider):
+        async def _list_tools(self) -> Sequence[Tool]:
+            found = (await gateway.tool_set(_given())).tools.values()
+            return [_served_tool(tool_class, tool) for tool in found]
+
+        async def _get_tool(self, name: str, version: VersionSpec | None = None) -> Tool | None:
+            tool_set = await gateway.tool_set(_given())
+            found = tool_set.tools.get(name)
+            if found is not None:
+                return _served_tool(tool_class, found)
+            if tool_set.left_out(name) is not None:
+                # A call to a tool of a server left out is a tool error saying why.
+                return tool_class(name=name, parameters={"type": "object"})
+            return None
+
+    class SessionRecorder(Middleware):
+        """Remembers each connected session, to tell it when the tool set changes."""
+
+        def __init__(self) -> None:
+            self.sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+
+        async def on_request(
+            self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+        ) -> Any:
+            ctx = context.fastmcp_context
+            if ctx is not None and ctx.request_context is not None:
+                self.sessions.add(ctx.request_context.session)
+            return await call_next(context)
+
+    recorder = SessionRecorder()
+    server: FastMCP[Any] = FastMCP(
+        "agent-server gateway",
+        providers=[GatewayProvider()],
+        middleware=[recorder],
+        mask_error_details=True,  # an unexpected error's text could quote a secret
+    )
+    return server, recorder
+
+
+class Gateway:
+    """The mounted endpoint, its lifespan and its watcher."""
+
+    def __init__(self, tools: GatewayTools) -> None:
+        self.tools = tools
+        server, self._recorder = build_server(tools)
+        self.app: StarletteWithLifespan = server.http_app(path=PATH, host_origin_protection=False)
+        self._served: frozenset[tuple[str, str]] | None = None
+
+    async def _notify(self) -> None:
+        for session in list(self._recorder.sessions):
+            with suppress(Exception):  # a session that went away meanwhile
+                await session.send_tool_list_changed()
+
+    async def check(self) -> None:
+        """Close outdated and idle connections; notify sessions if the served set changed."""
+        served = self.tools.fingerprint()
+        await self.tools.pool.keep_only(served)
+        await self.tools.pool.stop_idle()
+        if self._served is not None and served != self._served:
+            await self._notify()
+        self._served = served
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                await self.check()
+            except Exception as exc:  # the store may be unusable for a while (served as 503)
+                log.warning("gateway check failed (%s); trying again", type(exc).__name__)
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        async with self.app.lifespan(self.app):
+            watcher = asyncio.create_task(self._watch())
+            try:
+                yield
+            finally:
+                watcher.cancel()
+                with suppress(asyncio.CancelledError):
+                    await watcher
+                await self.tools.pool.close_all()
