@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastmcp.mcp_config import infer_transport_type_from_url
-
 Entries = list[tuple[str, Any]]
 """Servers in file order: (name, entry); an entry that is not an object is passed on as it is."""
 
@@ -39,6 +37,8 @@ def inferred_transport(url: Any) -> str | None:
     if not isinstance(url, str):
         return None
     try:
+        from fastmcp.mcp_config import infer_transport_type_from_url  # slow to import
+
         return infer_transport_type_from_url(url)
     except ValueError:
         return None

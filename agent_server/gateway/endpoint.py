@@ -9,11 +9,14 @@ served set of servers changes (`notifications/tools/list_changed`).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
+
+from starlette.types import Receive, Scope, Send
 
 from agent_server.gateway.credentials import ClientHeaders
 from agent_server.gateway.tools import GatewayTool, GatewayTools, UnknownTool
@@ -132,15 +135,45 @@ def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
 
 
 class Gateway:
-    """The mounted endpoint, its lifespan and its watcher."""
+    """The mounted endpoint (an ASGI app), its lifespan and its watcher.
+
+    fastmcp's server side is built, and its session manager started, on the first request to
+    `/mcp`: importing fastmcp takes about a second, which every start (and every worker)
+    would otherwise pay before it can answer anything.
+    """
 
     def __init__(self, tools: GatewayTools) -> None:
         self.tools = tools
-        server, self._recorder = build_server(tools)
-        self.app: StarletteWithLifespan = server.http_app(path=PATH, host_origin_protection=False)
+        self._recorder: Any = None
+        self._ready: asyncio.Future[StarletteWithLifespan] | None = None
+        self._stop = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
         self._served: frozenset[tuple[str, str]] | None = None
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+            self._runner = asyncio.create_task(self._run(self._ready))
+        app = await asyncio.shield(self._ready)
+        await app(scope, receive, send)
+
+    async def _run(self, ready: asyncio.Future[StarletteWithLifespan]) -> None:
+        """Build the fastmcp app and keep its lifespan open until the gateway stops."""
+        try:
+            await asyncio.to_thread(importlib.import_module, "fastmcp")  # off the event loop
+            server, self._recorder = build_server(self.tools)
+            app = server.http_app(path=PATH, host_origin_protection=False)
+            async with app.lifespan(app):
+                ready.set_result(app)
+                await self._stop.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+            raise
+
     async def _notify(self) -> None:
+        if self._recorder is None:
+            return  # no session has connected yet
         for session in list(self._recorder.sessions):
             with suppress(Exception):  # a session that went away meanwhile
                 await session.send_tool_list_changed()
@@ -164,12 +197,15 @@ class Gateway:
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        async with self.app.lifespan(self.app):
-            watcher = asyncio.create_task(self._watch())
-            try:
-                yield
-            finally:
-                watcher.cancel()
-                with suppress(asyncio.CancelledError):
-                    await watcher
-                await self.tools.pool.close_all()
+        watcher = asyncio.create_task(self._watch())
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await watcher
+            self._stop.set()
+            if self._runner is not None:
+                with suppress(Exception):
+                    await self._runner
+            await self.tools.pool.close_all()

@@ -26,7 +26,7 @@ class GatewayEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app = scope["app"]
         scope[GIVEN_KEY] = client_headers(Request(scope))
-        await app.state.gateway.app(scope, receive, send)
+        await app.state.gateway(scope, receive, send)
 
 
 class GatewayRoute(Resource):

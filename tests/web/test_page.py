@@ -98,6 +98,13 @@ def test_create_a_stdio_server_test_it_save_it_and_see_its_tools(
     proof = "env_" + hashlib.sha256(CANARY.encode()).hexdigest()[:16]
     expect(page.locator("#tool-list")).to_contain_text(proof)
     expect(page.locator("#tool-list")).to_contain_text("add")
+    page.uncheck("[aria-label='Serve the tool add']")  # one tool off: the gateway leaves it out
+    expect(page.locator("#status")).to_have_text("add no longer served through the gateway")
+    stored = read_settings(server.home)["agent_settings"]["mcp_config"]["mcpServers"]["files"]
+    assert stored["tools"] == {"add": {"enabled": False}}
+    assert stored_plaintext(server.home, "files", "MCP_TEST_SECRET") == CANARY
+    page.click("#tools")
+    expect(page.locator("[aria-label='Serve the tool add']")).not_to_be_checked()
     page.locator("li.server[data-name=files] .check").click()
     expect(page.locator("li.server[data-name=files] .checked")).to_contain_text(
         "ok at", timeout=60_000

@@ -392,18 +392,73 @@ $("tools").addEventListener("click", async () => {
       $("test-result").textContent = `Failed (${data.error_kind}): ${data.error}`;
       return;
     }
-    for (const tool of data.tools) {
-      const item = document.createElement("li");
-      const name = document.createElement("strong");
-      name.textContent = tool.name;
-      item.append(name, document.createTextNode(tool.description ? ` — ${tool.description}` : ""));
-      list.appendChild(item);
-    }
+    for (const tool of data.tools) list.appendChild(toolItem(tool));
     $("test-result").textContent = `${data.tools.length} tool(s)`;
   } catch (error) {
     showError(error, $("server-form"), $("form-error"));
   }
 });
+
+// One tool: its switch (the server's `tools` setting) and, when its definition changed since it
+// was approved, the marker and the approve action.
+function toolItem(tool) {
+  const item = document.createElement("li");
+  item.dataset.tool = tool.name;
+  const toggle = document.createElement("label");
+  toggle.className = "toggle";
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.checked = tool.enabled;
+  box.disabled = !canWrite() || state.editing.source === "managed";
+  box.setAttribute("aria-label", `Serve the tool ${tool.name}`);
+  box.addEventListener("change", () => setToolEnabled(tool.name, box));
+  const name = document.createElement("strong");
+  name.textContent = tool.name;
+  toggle.append(box, name);
+  item.append(toggle, document.createTextNode(tool.description ? ` — ${tool.description}` : ""));
+  if (tool.changed) {
+    const mark = document.createElement("span");
+    mark.className = "badge changed";
+    mark.textContent = "changed since approved";
+    const approve = document.createElement("button");
+    approve.type = "button";
+    approve.className = "write";
+    approve.textContent = "Approve";
+    approve.setAttribute("aria-label", `Approve the new definition of ${tool.name}`);
+    approve.addEventListener("click", () => approveTool(tool.name));
+    item.append(" ", mark, " ", approve);
+  }
+  return item;
+}
+
+async function setToolEnabled(tool, box) {
+  const editing = state.editing;
+  try {
+    const { data, etag } = await call("PATCH", serverPath(editing.name), {
+      body: { tools: { [tool]: { enabled: box.checked ? null : false } } },
+      headers: { "If-Match": editing.etag },
+    });
+    Object.assign(editing, { loaded: data.config, etag });
+    fillForm(data.config);
+    say(`${tool} ${box.checked ? "served" : "no longer served"} through the gateway`);
+  } catch (error) {
+    box.checked = !box.checked;
+    showError(error, $("server-form"), $("form-error"));
+  }
+}
+
+async function approveTool(tool) {
+  const editing = state.editing;
+  try {
+    await call("POST", `${serverPath(editing.name)}/tools/${encodeURIComponent(tool)}/approve`, {
+      headers: { "If-Match": editing.etag },
+    });
+    say(`Approved the new definition of ${tool}`);
+    $("tools").click();
+  } catch (error) {
+    showError(error, $("server-form"), $("form-error"));
+  }
+}
 
 $("delete").addEventListener("click", async () => {
   const { name, etag } = state.editing;
