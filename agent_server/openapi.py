@@ -53,6 +53,11 @@ HEADERS = {
         "exist. On GET a match answers 304 (redacted reads only: encrypted and plaintext reads "
         "always answer the body), on writes 412."
     ),
+    "MCP-HEADERS": (
+        'Credentials given at use time, as JSON: {"<server name or URL>": {"<Header>": '
+        '"<value>"}}. Only header slots (or auth) the server\'s config marks "client" may be '
+        "filled; they go to that server alone and are never stored or logged."
+    ),
     "X-Expose-Secrets": (
         "How secret values read: `redacted` (default, each reads `**********`), `encrypted` "
         "(the Fernet tokens, accepted back on writes) or `plaintext`."

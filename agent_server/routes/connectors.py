@@ -1,8 +1,8 @@
 """Connectors: servers referred to by a stable id, listed for discovery and resolved one by one.
 
 A registry's connector is live only once it is installed here: the service connects only to
-servers installed here, never to a URL a registry names on its own. Client credentials for a
-connection (MCP-HEADERS) belong to the gateway and are not taken here yet.
+servers installed here, never to a URL a registry names on its own. A connection takes the
+caller's credentials (MCP-HEADERS) and the gateway's open connection, as every connecting route.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agent_server.context import AppContext, context
+from agent_server.context import AppContext, client_headers, context
 from agent_server.document import mcp_servers
 from agent_server.json_codec import FastJSONResponse
 from agent_server.openapi import READS, Operation, Query, Reply, errors
-from agent_server.probes import list_tools
 from agent_server.registries.browse import installed_servers, listing_entries
 from agent_server.registries.connectors import (
     LOCAL,
@@ -28,7 +27,7 @@ from agent_server.registries.connectors import (
     parse_connector_id,
     registry_connector,
 )
-from agent_server.routes.mcp_connections import TIMEOUT_QUERY, request_timeout
+from agent_server.routes.mcp_connections import TIMEOUT_QUERY, live_tools, request_timeout
 from agent_server.routes.mcp_registries import registry_disabled, registry_not_found
 from agent_server.routes.registry_servers import (
     DEFAULT_LIMIT,
@@ -45,6 +44,7 @@ from sdk.models import (
     ConnectorList,
     MCPProbeFailed,
     MCPToolsOk,
+    MCPToolsResult,
     is_valid_registry_id,
 )
 
@@ -158,6 +158,16 @@ def _connector_id(request: Request) -> str:
     return value
 
 
+async def _live_tools(
+    ctx: AppContext, request: Request, connector: Connector, config: dict[str, Any], timeout: float
+) -> MCPToolsResult:
+    """The connector's server, live: its "client" credentials from the caller's MCP-HEADERS and
+    the gateway's open connection when there is one, as every route that connects does."""
+    name = connector.installed_as or connector.id
+    etag = ctx.servers.etag(name, config)
+    return await live_tools(ctx, name, etag, config, timeout, client_headers(request))
+
+
 async def connector_detail(request: Request) -> Response:
     ctx = context(request)
     timeout = request_timeout(request)
@@ -166,7 +176,7 @@ async def connector_detail(request: Request) -> Response:
     if config is None:
         error = NOT_INSTALLED.format(id=connector.id)
     else:
-        result = await list_tools(ctx.probes, ctx.servers.view(config, "plaintext"), timeout)
+        result = await _live_tools(ctx, request, connector, config, timeout)
         if isinstance(result, MCPToolsOk) and result.server_info is not None:
             name, version = result.server_info.name, result.server_info.version
         elif isinstance(result, MCPProbeFailed):
@@ -185,7 +195,7 @@ async def connector_tools(request: Request) -> Response:
     connector, config = await _resolve(ctx, _connector_id(request))
     if config is None:
         raise HTTPException(409, NOT_INSTALLED.format(id=connector.id))
-    result = await list_tools(ctx.probes, ctx.servers.view(config, "plaintext"), timeout)
+    result = await _live_tools(ctx, request, connector, config, timeout)
     return FastJSONResponse(result.model_dump())
 
 
@@ -236,6 +246,7 @@ operations = {
         query_params={"timeout": TIMEOUT_QUERY},
         responses={200: Reply(ConnectorDetail), **errors(400, 401, 404, 409, 502, 503, 504)},
         tags=_TAGS,
+        request_headers=("MCP-HEADERS",),
     ),
     (TOOLS, "GET"): Operation(
         operation_id="get_connector_tools",
@@ -249,5 +260,6 @@ operations = {
             **errors(400, 401, 404, 409, 502, 503, 504),
         },
         tags=_TAGS,
+        request_headers=("MCP-HEADERS",),
     ),
 }

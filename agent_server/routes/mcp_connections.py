@@ -304,6 +304,7 @@ operations = {
         request_description="The candidate config, an optional stored name, and a timeout.",
         responses={200: _RESULT, **errors(400, 401, 413, 415, 422, 503)},
         tags=("mcp-connections",),
+        request_headers=("MCP-HEADERS",),
     ),
     ("/api/mcp/tools", "GET"): Operation(
         operation_id="get_mcp_tool_catalog",
@@ -320,6 +321,7 @@ operations = {
         query_params={"timeout": TIMEOUT_QUERY, "deadline": _DEADLINE, "refresh": _REFRESH},
         responses={200: Reply(MCPCatalogResponse), **errors(400, 401, 503)},
         tags=("mcp-connections",),
+        request_headers=("MCP-HEADERS",),
     ),
     (ITEM + "/tools", "GET"): Operation(
         operation_id="get_mcp_server_tools",
@@ -335,6 +337,7 @@ operations = {
             **errors(400, 401, 404, 409, 503),
         },
         tags=("mcp-connections",),
+        request_headers=("MCP-HEADERS",),
     ),
     (ITEM + "/health", "GET"): Operation(
         operation_id="get_mcp_server_health",
@@ -345,5 +348,6 @@ operations = {
         query_params={"timeout": TIMEOUT_QUERY},
         responses={200: Reply(MCPHealth, headers=("ETag",)), **errors(400, 401, 404, 503)},
         tags=("mcp-connections",),
+        request_headers=("MCP-HEADERS",),
     ),
 }

@@ -93,5 +93,6 @@ operations = {
             **errors(400, 401, 404, 413, 415, 422, 503),
         },
         tags=("mcp-gateway", "mcp-connections"),
+        request_headers=("MCP-HEADERS",),
     ),
 }

@@ -72,7 +72,7 @@ operations = {
         ),
         path_params={**NAME_PARAM, "tool": "The tool's own name on that server."},
         query_params={"timeout": TIMEOUT_QUERY},
-        request_headers=("If-Match", "If-None-Match"),
+        request_headers=("If-Match", "If-None-Match", "MCP-HEADERS"),
         responses={
             200: Reply(MCPTool, headers=("ETag",)),
             **errors(400, 401, 404, 409, 412, 428, 502, 503),

@@ -107,3 +107,22 @@ def test_a_registry_connector_is_live_once_installed(client: TestClient, mcp_ser
     local = client.get(f"{CONNECTORS}/echo")
     assert local.json()["server_name"] == "http-tools"
     assert MCP_TOKEN not in after.text + tools.text + local.text
+
+
+def test_a_connector_takes_the_callers_credentials_like_every_connecting_route(
+    client: TestClient, fake_registry: FakeRegistry, mcp_server: None
+) -> None:
+    url = f"http://127.0.0.1:{fake_registry.mcp_port}/mcp"
+    created = client.put("/api/settings/mcp-servers/secured", json={"url": url, "auth": "client"})
+    assert created.status_code == 201, created.text
+
+    without = client.get(f"{CONNECTORS}/secured/tools")
+    assert without.json()["ok"] is False and without.json()["error_kind"] == "auth"
+    given = {"MCP-HEADERS": json.dumps({"secured": {"Authorization": f"Bearer {MCP_TOKEN}"}})}
+    tools = client.get(f"{CONNECTORS}/secured/tools", headers=given)
+    assert tools.json()["ok"] is True, tools.text
+    detail = client.get(f"{CONNECTORS}/secured", headers=given)
+    assert detail.json()["server_name"] == "http-tools"
+    refused = {"MCP-HEADERS": json.dumps({"files": {"X-Other": "x"}})}  # not left to the caller
+    assert client.get(f"{CONNECTORS}/secured/tools", headers=refused).status_code == 400
+    assert MCP_TOKEN not in tools.text + detail.text
