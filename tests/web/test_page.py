@@ -107,7 +107,7 @@ def test_create_a_stdio_server_test_it_save_it_and_see_its_tools(
     expect(page.locator("[aria-label='Serve the tool add']")).not_to_be_checked()
     page.locator("li.server[data-name=files] .check").click()
     expect(page.locator("li.server[data-name=files] .checked")).to_contain_text(
-        "ok at", timeout=60_000
+        re.compile(r"ok at .*, 2 tool\(s\)"), timeout=60_000
     )
     assert CANARY not in page.content()
     screenshot(page, "servers-and-editor")
@@ -325,6 +325,7 @@ def test_install_from_a_registry_with_a_secret_input(
     page.click("#registry-search button")
     page.click("[aria-label='Details of io.example/npm-files']")
     expect(page.locator("#install-title")).to_have_text("Files (npm)")
+    expect(page.locator("#install-config")).to_contain_text("@example/files-mcp@1.2.0")
     secret = page.locator("[data-input=FILES_TOKEN]")
     expect(secret).to_have_attribute("type", "password")
 
@@ -338,6 +339,7 @@ def test_install_from_a_registry_with_a_secret_input(
     page.click("#install-form button[type=submit]")
     expect(page.locator("#status")).to_have_text("Installed npm-files")
     expect(page.locator("li.server[data-name=npm-files]")).to_be_visible()
+    expect(page.locator("li.server[data-name=npm-files] .source")).to_have_text("registry fake")
     assert stored_plaintext(home, "npm-files", "FILES_TOKEN") == CANARY
     assert CANARY not in page.content()
 

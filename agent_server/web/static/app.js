@@ -104,7 +104,8 @@ function serverItem(server) {
     <span class="checked"></span>
     <button type="button" class="edit"></button>`;
   item.querySelector(".name").textContent = server.name;
-  item.querySelector(".source").textContent = managed ? "managed · read only" : server.source;
+  item.querySelector(".source").textContent = managed ? "managed · read only"
+    : server.registry ? `registry ${server.registry.id}` : server.source;
   item.querySelector(".transport").textContent = server.transport || server.transport_kind;
   const toggle = item.querySelector(".enabled");
   toggle.checked = server.enabled;
@@ -156,17 +157,20 @@ async function upgradeServer(server) {
   await loadServers();
 }
 
+// On demand: the server's tools (a live connection, or the gateway's open one), so the dot, its
+// time and the tool count come from one check.
 async function checkHealth(server, item) {
   const dot = item.querySelector(".dot");
   dot.className = "dot checking";
   dot.setAttribute("aria-label", "checking");
   try {
-    const { data } = await call("GET", `${serverPath(server.name)}/health`);
+    const { data } = await call("GET", `${serverPath(server.name)}/tools?refresh=true`);
     dot.className = `dot ${data.ok ? "ok" : "failed"}`;
     dot.setAttribute("aria-label", data.ok ? "healthy" : `failing: ${data.error}`);
-    const time = new Date(data.checked_at).toLocaleTimeString();
+    const time = new Date().toLocaleTimeString();
     item.querySelector(".checked").textContent = data.ok
-      ? `ok at ${time}, ${data.latency_ms} ms` : `failed at ${time}: ${data.error}`;
+      ? `ok at ${time}, ${data.tools.length} tool(s), ${data.latency_ms} ms`
+      : `failed at ${time}: ${data.error}`;
   } catch (error) {
     dot.className = "dot failed";
     item.querySelector(".checked").textContent = String(error.message);

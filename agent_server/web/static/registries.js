@@ -77,6 +77,7 @@ async function showServer(registry, name) {
 
 function renderInputs() {
   const plan = shown.plans[Number($("install-plan").value)];
+  $("install-config").textContent = plan && plan.config ? JSON.stringify(plan.config, null, 2) : "";
   const container = $("install-inputs");
   container.replaceChildren();
   (plan ? plan.inputs : []).forEach((input, i) => {
