@@ -20,6 +20,34 @@ ROOT = Path(__file__).resolve().parent.parent
 MASK = "**********"
 
 
+# Debian's chromium as the browser tests start it: no sandbox (root), and no background
+# connections, which this machine's closed network would refuse.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    """Debian's chromium (or $CHROMIUM); the test fails saying how to install it."""
+    import shutil
+
+    import pytest
+
+    found = shutil.which(os.environ.get("CHROMIUM", "chromium"))
+    if found is None:
+        pytest.fail(
+            "the browser tests need Debian's chromium: `make test` installs it when run as root, "
+            "else install it with sudo apt-get install chromium"
+        )
+    return found
+
+
 def session_key_of(home: Path) -> str | None:
     """The key a server made in `<home>/session.key`, as a client on this machine finds it."""
     try:

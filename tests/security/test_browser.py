@@ -5,8 +5,6 @@ the browser guard alone stands between the page and a shell command or a stored 
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -15,31 +13,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import Listener, ServerProcess, cli_env, free_port, settings_bytes
+from support import (
+    CHROMIUM_FLAGS,
+    Listener,
+    ServerProcess,
+    chromium_path,
+    cli_env,
+    free_port,
+    settings_bytes,
+)
 
 CANARY = "canary-browser-token-5e1b"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--virtual-time-budget=15000",
-    "--dump-dom",
-]
-
-
-def chromium() -> str:
-    found = shutil.which(os.environ.get("CHROMIUM", "chromium"))
-    if found is None:
-        pytest.fail(
-            "the browser tests need Debian's chromium: `make test` installs it when run as root, "
-            "else install it with sudo apt-get install chromium"
-        )
-    return found
+BROWSER_FLAGS = ["--headless", *CHROMIUM_FLAGS, "--virtual-time-budget=15000", "--dump-dom"]
 
 
 def attack_page(target: str, listener: int, marker: Path) -> str:
@@ -121,8 +106,8 @@ def test_a_page_of_another_origin_cannot_run_a_command_start_a_probe_or_move_a_s
 
         result = subprocess.run(
             [
-                chromium(),
-                *CHROMIUM_FLAGS,
+                chromium_path(),
+                *BROWSER_FLAGS,
                 f"--user-data-dir={tmp_path / 'profile'}",
                 f"http://127.0.0.1:{port}/attack.html",
             ],

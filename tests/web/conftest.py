@@ -8,38 +8,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from registries.conftest import fake_registry  # noqa: F401 - the fake registry, for the page
-from support import ServerProcess
+from support import CHROMIUM_FLAGS, ServerProcess, chromium_path
 
 # Two cores shared with live checks and other servers: give the page room, never a race.
 expect.set_options(timeout=20_000)
 
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 _PAGE_URL = re.compile(r"the settings page: (http://\S+\?code=\S+)")
-
-
-def chromium_path() -> str:
-    found = shutil.which(os.environ.get("CHROMIUM", "chromium"))
-    if found is None:
-        pytest.fail(
-            "the page tests need Debian's chromium: `make test` installs it when run as root, "
-            "else install it with sudo apt-get install chromium"
-        )
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +27,7 @@ def browser() -> Iterator[Browser]:
     """Module-scoped: Playwright's sync API keeps an event loop running on this thread while it
     is open, which would break the asyncio.run of tests that come after."""
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), args=FLAGS)
+        launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
 
