@@ -56,15 +56,6 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _seconds(value: str | None, default: float) -> float:
-    if not (value or "").strip():
-        return default
-    try:
-        return float(value or "")
-    except ValueError:
-        return 0.0  # refused with the same message as any other number not above 0
-
-
 def _count(value: str | None, default: int) -> int:
     if not (value or "").strip():
         return default
@@ -80,7 +71,7 @@ def _seconds(value: str | None, default: float) -> float:
     try:
         return float(value or "")
     except ValueError:
-        return -1.0  # refused by check_registry_times with the rule
+        return -1.0  # refused by check_registry_times / check_gateway_times with their rule
 
 
 @dataclass(frozen=True)
