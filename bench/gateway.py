@@ -34,6 +34,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
 from bench.procs import REPO, ServerProcess, free_port, start_agent_server
+from bench.seed import SESSION_HEADERS
 from bench.stats import median
 
 SERVERS = REPO / "tests" / "mcp_servers"
@@ -42,10 +43,6 @@ ROUNDS = 3
 SESSIONS, CALLS_PER_SESSION = 50, 20
 LIST_SERVERS = 100
 TARGETS = {"http_call": 1.5, "stdio_call": 1.5, "tools_list": 2.0}
-
-
-def _key(home: Path) -> str:
-    return (home / "session.key").read_text().strip()
 
 
 async def _timed(action: Callable[[], Awaitable[Any]], count: int) -> list[float]:
@@ -103,8 +100,8 @@ async def _concurrent(url: str, headers: dict[str, str]) -> tuple[int, int]:
     return sum(wrong), SESSIONS * CALLS_PER_SESSION
 
 
-async def _measure(server: ServerProcess, home: Path, http_url: str, calls: int) -> dict[str, Any]:
-    headers = {"X-Session-API-Key": _key(home)}
+async def _measure(server: ServerProcess, http_url: str, calls: int) -> dict[str, Any]:
+    headers = SESSION_HEADERS
     gateway_url = server.url + "/mcp"
     stdio = StdioTransport(sys.executable, [str(SERVERS / "stdio_tools.py")], keep_alive=False)
     async with (
@@ -135,8 +132,8 @@ async def _measure(server: ServerProcess, home: Path, http_url: str, calls: int)
     }
 
 
-async def _tools_list(server: ServerProcess, home: Path, calls: int) -> dict[str, float]:
-    headers = {"X-Session-API-Key": _key(home)}
+async def _tools_list(server: ServerProcess, calls: int) -> dict[str, float]:
+    headers = SESSION_HEADERS
     transport = StreamableHttpTransport(server.url + "/mcp", headers=headers)
     async with (
         Client(transport, timeout=120) as gateway,
@@ -161,8 +158,8 @@ async def _paired_plain(
     return median(ones), median(twos)
 
 
-def _put(server: ServerProcess, home: Path, servers: dict[str, dict[str, Any]]) -> None:
-    with httpx.Client(base_url=server.url, headers={"X-Session-API-Key": _key(home)}) as http:
+def _put(server: ServerProcess, servers: dict[str, dict[str, Any]]) -> None:
+    with httpx.Client(base_url=server.url, headers=SESSION_HEADERS) as http:
         for name, config in servers.items():
             answer = http.put(f"/api/settings/mcp-servers/{name}", json=config)
             answer.raise_for_status()
@@ -189,13 +186,12 @@ def run(calls: int, root: Path) -> dict[str, Any]:
         try:
             _put(
                 server,
-                home,
                 {
                     "web": {"url": http_url, "transport": "http"},
                     "calc": {"command": sys.executable, "args": [str(SERVERS / "stdio_tools.py")]},
                 },
             )
-            results.update(asyncio.run(_measure(server, home, http_url, calls)))
+            results.update(asyncio.run(_measure(server, http_url, calls)))
         finally:
             server.stop()
         home = root / "list"
@@ -204,8 +200,8 @@ def run(calls: int, root: Path) -> dict[str, Any]:
             many = {
                 f"s{i:03d}": {"url": http_url, "transport": "http"} for i in range(LIST_SERVERS)
             }
-            _put(server, home, many)
-            results["tools_list"] = asyncio.run(_tools_list(server, home, calls))
+            _put(server, many)
+            results["tools_list"] = asyncio.run(_tools_list(server, calls))
         finally:
             server.stop()
     finally:

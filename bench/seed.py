@@ -22,7 +22,6 @@ SECRET_KEY = "YWdlbnQtc2VydmVyLWJlbmNoLWZpeGVkLWtleS12MSE="
 SESSION_KEY = "bench-session-key-9f2c41d7e85a"
 SESSION_HEADERS = {"X-Session-API-Key": SESSION_KEY}
 ENV_KEYS = ("A", "B", "C")
-SESSION_KEY = "bench-session-key-protects-nothing"  # sent by every bench client (admin scope)
 
 
 def server_name(index: int) -> str:
