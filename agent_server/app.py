@@ -45,7 +45,7 @@ from agent_server.security.headers import SecurityHeaders
 from agent_server.security.home import prepare_home
 from agent_server.security.session_keys import SESSION_KEY_FILE, SessionKeyMiddleware
 from agent_server.servers import ServerCatalog
-from agent_server.store import SettingsStore
+from agent_server.stores import SettingsStore
 from sdk.models import ErrorBody, ValidationErrorBody
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from agent_server.secrets import (
 )
 from agent_server.security.guard import host_name
 from agent_server.security.home import prepare_home
-from agent_server.store import SettingsStore
+from agent_server.stores import SettingsStore
 from agent_server.web.login import issue_login_code
 
 EXIT_REFUSED = 2

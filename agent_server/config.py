@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_server.durable import create_file_once, write_private_file
 from agent_server.errors import ConfigError
 from agent_server.secrets import SecretCipher, generate_key, is_valid_key
 from agent_server.security.home import prepare_home
@@ -21,7 +22,6 @@ from agent_server.security.session_keys import (
     parse_session_keys,
     read_session_key,
 )
-from agent_server.store import create_file_once, write_private_file
 
 DEFAULT_HOME = "~/.agent_server"
 KEY_FILE = "secret.key"

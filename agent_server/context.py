@@ -17,7 +17,7 @@ from agent_server.registries.client import RegistryReader
 from agent_server.secrets import SecretCipher
 from agent_server.security.session_keys import KeyScope
 from agent_server.servers import ServerCatalog
-from agent_server.store import SettingsStore
+from agent_server.stores import SettingsStore
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 from agent_server.document import Document
 from agent_server.errors import StoreUnavailable
 from agent_server.secrets import Loc, SecretCipher, looks_like_token, map_agent_secrets
-from agent_server.store import SettingsStore
+from agent_server.stores import SettingsStore
 
 log = logging.getLogger(__name__)
 _URL_SLOT_DEPTH = 4  # ("mcp_config", "mcpServers", name, "url")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_server.durable import create_file_once
 from agent_server.json_codec import dumps_canonical
-from agent_server.store import create_file_once
 
 ETAG_KEY_FILE = "etag.key"
 _TAG_BYTES = 24  # 192 bits of the HMAC

@@ -21,7 +21,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from agent_server.store import write_private_file
+from agent_server.durable import write_private_file
 
 log = logging.getLogger(__name__)
 

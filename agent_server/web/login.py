@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-from agent_server.store import write_private_file
+from agent_server.durable import write_private_file
 
 LOGIN_CODE_FILE = "login.code"
 
