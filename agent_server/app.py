@@ -38,6 +38,7 @@ from agent_server.preconditions import ETagSigner, load_etag_key
 from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.registries.catalog import RegistryCatalog
 from agent_server.registries.client import RegistryFailed, RegistryReader
+from agent_server.rendered import RenderedAnswers
 from agent_server.routes import operations, routes
 from agent_server.secrets import SecretCipher, document_secret_values
 from agent_server.security.guard import GuardRules, RequestGuard
@@ -212,6 +213,7 @@ def create_app(config: Config) -> Starlette:
         registry_reader=RegistryReader(config.registry_ttl, config.registry_timeout),
         gateway=gateway_tools,
         pins=pins,
+        rendered=RenderedAnswers(),
     )
     return app
 

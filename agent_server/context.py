@@ -1,5 +1,5 @@
 """What every route of one app shares: config, store, cipher, servers, registries, tools,
-probes, the gateway's tool set and tool pins."""
+probes, the gateway's tool set, tool pins and the encoded whole-collection answers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from agent_server.gateway.tools import GatewayTools
 from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.registries.catalog import RegistryCatalog
 from agent_server.registries.client import RegistryReader
+from agent_server.rendered import RenderedAnswers
 from agent_server.secrets import SecretCipher
 from agent_server.security.session_keys import KeyScope
 from agent_server.servers import ServerCatalog
@@ -33,6 +34,7 @@ class AppContext:
     registry_reader: RegistryReader
     gateway: GatewayTools
     pins: PinStore
+    rendered: RenderedAnswers
 
 
 def context(request: Request) -> AppContext:

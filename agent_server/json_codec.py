@@ -11,7 +11,9 @@ import json
 from typing import Any
 
 import orjson
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+
+from agent_server.rendered import Encoded
 
 
 def dumps(value: Any) -> bytes:
@@ -33,3 +35,8 @@ def dumps_canonical(value: Any) -> bytes:
 class FastJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         return dumps(content)
+
+
+def encoded_response(encoded: Encoded, headers: dict[str, str] | None = None) -> Response:
+    """A 200 with a body encoded earlier (see agent_server.rendered)."""
+    return Response(encoded.body, media_type="application/json", headers=headers)

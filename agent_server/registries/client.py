@@ -52,6 +52,8 @@ class RegistryReader:
         self._cache: OrderedDict[tuple[str, ...], tuple[float, Any, int]] = OrderedDict()
         self._cached_bytes = 0
         self._latest: dict[tuple[str, str], str] = {}
+        # Replaced whenever a latest version changes: answers made from them are then stale.
+        self.latest_generation = object()
         self._tls: ssl.SSLContext | None = None
         self._derived: dict[int, tuple[Any, Any]] = {}
 
@@ -164,7 +166,10 @@ class RegistryReader:
         """Note a server's latest version as a registry gave it (for update_available)."""
         if len(self._latest) >= _LATEST_ENTRIES:
             self._latest.clear()
-        self._latest[(registry_id, server)] = version
+            self.latest_generation = object()
+        if self._latest.get((registry_id, server)) != version:
+            self._latest[(registry_id, server)] = version
+            self.latest_generation = object()
 
     def known_latest(self, registry_id: str, server: str) -> str | None:
         return self._latest.get((registry_id, server))

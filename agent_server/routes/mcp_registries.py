@@ -83,9 +83,13 @@ class Registries(Collection):
 async def list_registries(request: Request) -> Response:
     ctx = context(request)
     catalog = ctx.registries
-    found = catalog.all(ctx.store.read())
-    listing = {"registries": [catalog.summary(rid, *found[rid]) for rid in sorted(found)]}
-    return listing_response(request, catalog, listing)
+    document = ctx.store.read()
+
+    def listing() -> dict[str, Any]:
+        found = catalog.all(document)
+        return {"registries": [catalog.summary(rid, *found[rid]) for rid in sorted(found)]}
+
+    return listing_response(request, catalog, ctx.rendered.registry_list, (document,), listing)
 
 
 async def get_registry(request: Request) -> Response:

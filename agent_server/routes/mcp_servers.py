@@ -99,10 +99,15 @@ class Servers(Collection):
 async def list_servers(request: Request) -> Response:
     ctx = context(request)
     catalog = ctx.servers
-    found = catalog.all(ctx.store.read())
-    summaries = [catalog.summary(name, *found[name]) for name in sorted(found)]
-    listing = {"servers": [with_update(ctx, summary) for summary in summaries]}
-    return listing_response(request, catalog, listing)
+    document = ctx.store.read()
+
+    def listing() -> dict[str, Any]:
+        found = catalog.all(document)
+        summaries = [catalog.summary(name, *found[name]) for name in sorted(found)]
+        return {"servers": [with_update(ctx, summary) for summary in summaries]}
+
+    inputs = (document, ctx.registry_reader.latest_generation)
+    return listing_response(request, catalog, ctx.rendered.server_list, inputs, listing)
 
 
 def with_update(ctx: AppContext, summary: dict[str, Any]) -> dict[str, Any]:

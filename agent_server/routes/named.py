@@ -22,8 +22,9 @@ from agent_server.caching import may_answer_304, read_headers
 from agent_server.context import AppContext
 from agent_server.document import Document, merge_patch
 from agent_server.entries import EntryCatalog, Source
-from agent_server.json_codec import FastJSONResponse
+from agent_server.json_codec import FastJSONResponse, dumps, encoded_response
 from agent_server.preconditions import Preconditions
+from agent_server.rendered import Encoded, Rendered
 from agent_server.secrets import log_plaintext_served, server_secret_slots
 from sdk.models import ExposeMode
 
@@ -52,13 +53,30 @@ def conditional_read(request: Request, etag: str, mode: ExposeMode, what: str) -
     return None
 
 
-def listing_response(request: Request, catalog: EntryCatalog, listing: dict[str, Any]) -> Response:
-    """A collection's listing, with its ETag in the header and in the body."""
-    etag = catalog.signer.etag(listing)
-    answered = conditional_read(request, etag, "redacted", "list")
+def listing_response(
+    request: Request,
+    catalog: EntryCatalog,
+    rendered: Rendered,
+    inputs: tuple[object, ...],
+    make: Callable[[], dict[str, Any]],
+) -> Response:
+    """A collection's listing, with its ETag in the header and in the body.
+
+    `make` builds the listing from `inputs` (the document version first); it runs, and the
+    listing is hashed and encoded, once per version of them.
+    """
+
+    def encode() -> Encoded:
+        listing = make()
+        etag = catalog.signer.etag(listing)
+        return Encoded(dumps({**listing, "etag": etag}), etag)
+
+    encoded = rendered.get(inputs, encode)
+    assert encoded.etag is not None
+    answered = conditional_read(request, encoded.etag, "redacted", "list")
     if answered is not None:
         return answered
-    return FastJSONResponse({**listing, "etag": etag}, headers=read_headers("redacted", etag))
+    return encoded_response(encoded, read_headers("redacted", encoded.etag))
 
 
 def entry_response(

@@ -12,8 +12,9 @@ from agent_server.caching import read_headers
 from agent_server.context import AppContext, context
 from agent_server.document import Document, apply_settings_patch
 from agent_server.errors import InvalidSettings, field_error
-from agent_server.json_codec import FastJSONResponse
+from agent_server.json_codec import FastJSONResponse, dumps, encoded_response
 from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
+from agent_server.rendered import Encoded
 from agent_server.routes.resource import Resource
 from agent_server.secrets import log_plaintext_served, map_agent_secrets, parse_expose_mode, view_fn
 from agent_server.security.session_keys import require_scope
@@ -50,7 +51,13 @@ def settings_view(ctx: AppContext, document: Document, mode: ExposeMode) -> dict
 async def get_settings(request: Request) -> FastJSONResponse:
     ctx = context(request)
     mode = expose_mode(request)
-    body = settings_view(ctx, ctx.store.read(), mode)
+    document = ctx.store.read()
+    if mode == "redacted":  # the same bytes for every reader of this version: encoded once
+        encoded = ctx.rendered.settings.get(
+            (document,), lambda: Encoded(dumps(settings_view(ctx, document, mode)))
+        )
+        return encoded_response(encoded, read_headers(mode))
+    body = settings_view(ctx, document, mode)
     if mode == "plaintext":
         log_plaintext_served("the settings document")
     return FastJSONResponse(body, headers=read_headers(mode))

@@ -1,0 +1,49 @@
+"""Whole-collection answers encoded once per version of what they are made from.
+
+The server list and the redacted settings document are the same bytes for every reader until the
+document changes, and at ten thousand servers building and encoding them costs many times more
+than sending them. Each answer is kept with the objects it was made from and compared by
+identity: the store hands out one document object per version, so a new version (or a new
+latest version read from a registry) makes a new answer and nothing else does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A JSON body and the ETag that names it (None where the answer carries none)."""
+
+    body: bytes
+    etag: str | None = None
+
+
+class Rendered:
+    """The last answer made, with the inputs it was made from."""
+
+    def __init__(self) -> None:
+        self._kept: tuple[tuple[object, ...], Encoded] | None = None
+
+    def get(self, inputs: tuple[object, ...], make: Callable[[], Encoded]) -> Encoded:
+        kept = self._kept
+        if kept is not None and _same(kept[0], inputs):
+            return kept[1]
+        encoded = make()
+        self._kept = (inputs, encoded)
+        return encoded
+
+
+def _same(kept: tuple[object, ...], inputs: tuple[object, ...]) -> bool:
+    return len(kept) == len(inputs) and all(a is b for a, b in zip(kept, inputs, strict=True))
+
+
+@dataclass
+class RenderedAnswers:
+    """One kept answer per whole-collection read of one app."""
+
+    server_list: Rendered = field(default_factory=Rendered)
+    registry_list: Rendered = field(default_factory=Rendered)
+    settings: Rendered = field(default_factory=Rendered)
