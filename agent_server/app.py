@@ -31,6 +31,7 @@ from agent_server.gateway.endpoint import Gateway
 from agent_server.gateway.pins import PinStore
 from agent_server.gateway.pool import UpstreamPool
 from agent_server.gateway.tools import GatewayTools
+from agent_server.heap import freeze_startup_heap
 from agent_server.managed import Managed, load_managed
 from agent_server.migrations import seal_url_queries
 from agent_server.openapi import build_openapi
@@ -220,4 +221,6 @@ def create_app(config: Config) -> Starlette:
 
 def create_app_from_env() -> Starlette:
     """The factory uvicorn calls in each worker process."""
-    return create_app(Config.from_env())
+    app = create_app(Config.from_env())
+    freeze_startup_heap()
+    return app

@@ -24,6 +24,7 @@ from agent_server.config import (
     write_key_file,
 )
 from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
+from agent_server.heap import freeze_startup_heap
 from agent_server.migrations import seal_url_queries
 from agent_server.secrets import (
     SecretCipher,
@@ -109,6 +110,7 @@ def serve(args: argparse.Namespace) -> int:
         "log_level": args.log_level,
     }
     if args.workers == 1:
+        freeze_startup_heap()
         uvicorn.run(app, **common)
     else:
         os.environ.update(config.to_env())
@@ -168,7 +170,7 @@ def rotate_key(args: argparse.Namespace) -> int:
             # The key file learns the new key first (keeping the old ones), so a crash between
             # the two writes leaves a file that still opens every stored secret.
             write_key_file(config.home, [new_key, current, *previous])
-        store.update(rotate)
+        store.update(rotate, journal=False)
     except (StoreUnavailable, SecretUnavailable) as exc:
         raise ConfigError(f"{exc}; nothing was rotated") from None
     print(f"re-encrypted {rotated} secret(s) in {store.path} under a new key", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -30,14 +31,24 @@ def _write_temp(
         raise
 
 
-def write_private_file(path: Path, data: bytes, *, after_ns: int | None = None) -> os.stat_result:
+def write_private_file(
+    path: Path,
+    data: bytes,
+    *,
+    after_ns: int | None = None,
+    before_rename: Callable[[os.stat_result], None] | None = None,
+) -> os.stat_result:
     """Durably replace `path` with `data`, mode 0600: temp file, fsync, rename, fsync the folder.
 
     With `after_ns`, the new file's mtime is set later than it, so each version stats uniquely.
+    `before_rename` is called with the new file's stat (which the rename keeps) just before the
+    rename; if it raises, nothing is replaced.
     """
     mtime = None if after_ns is None else max(time.time_ns(), after_ns + 1)
     tmp, st = _write_temp(path, data, mtime)
     try:
+        if before_rename is not None:
+            before_rename(st)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

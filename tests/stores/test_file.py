@@ -110,12 +110,14 @@ def test_writes_leave_private_files_and_no_temp_files(
 
     assert mode(home) == 0o755
     assert mode(home / "settings.json") == 0o600
+    assert mode(home / "settings.journal") == 0o600
     assert (home / "settings.json.lock").exists()
     names = os.listdir(home)
     assert [name for name in names if name.endswith(".tmp")] == []
     assert set(names) <= {
         "settings.json",
         "settings.json.lock",
+        "settings.journal",
         "etag.key",
         "secret.key",
         "session.key",
@@ -342,3 +344,52 @@ def test_reads_see_another_process_writes(
             assert a.patch("/api/settings", json=body).status_code == 200
             shown = b.get("/api/settings", headers={"X-Expose-Secrets": "plaintext"})
             assert shown.json()["agent_settings"]["llm"]["api_key"] == key
+
+
+def test_every_process_reads_what_the_file_holds_after_each_kind_of_write(
+    home: Path, secret_key: str, start_server: Callable[..., ServerProcess]
+) -> None:
+    """Processes catch up with each other's writes (through the journal where they can), and
+    what each then serves is what a fresh parse of the file gives: after every kind of write,
+    for a process one version behind and for one that reads only every few writes."""
+    env = cli_env(AGENT_SERVER_SECRET_KEY=secret_key)
+    servers = [start_server(home, env=env) for _ in range(3)]
+    encrypted = {"X-Expose-Secrets": "encrypted"}
+    big = {f"bulk{i:03d}": {"command": "run", "env": {"K": f"v{i}"}} for i in range(200)}
+    steps: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("PUT", "/api/settings/mcp-servers/one", {"command": "a", "env": {"T": "s1"}}),
+        ("PUT", "/api/settings/mcp-servers/two", {"url": "https://two.example/mcp"}),
+        ("PATCH", "/api/settings/mcp-servers/one", {"env": {"T": "s2", "U": "u"}, "args": ["x"]}),
+        ("PATCH", "/api/settings", {"misc_settings_diff": {"theme": "dark", "n": 1}}),
+        ("PATCH", "/api/settings", {"agent_settings_diff": {"llm": {"api_key": "sk-1"}}}),
+        ("PUT", "/api/settings/mcp-registries/extra", {"url": "https://reg.example"}),
+        ("DELETE", "/api/settings/mcp-servers/two", None),
+        ("PATCH", "/api/settings", {"agent_settings_diff": {"mcp_config": {"mcpServers": big}}}),
+        ("PATCH", "/api/settings/mcp-servers/bulk007", {"enabled": False}),
+        ("PATCH", "/api/settings", {"misc_settings_diff": {"theme": None}}),
+        ("DELETE", "/api/settings/mcp-registries/official", None),
+        ("PUT", "/api/settings/mcp-servers/two", {"command": "b", "args": ["1", "2"]}),
+    ]
+    with (
+        servers[0].client(timeout=20) as a,
+        servers[1].client(timeout=20) as b,
+        servers[2].client(timeout=20) as c,
+    ):
+        clients = [a, b, c]
+        for http in clients:  # each has read (and remembers) the first version
+            assert http.get("/api/settings").status_code == 200
+        for i, (method, path, body) in enumerate(steps):
+            writer = clients[i % 2]
+            answer = writer.request(method, path, json=body)
+            assert answer.status_code in (200, 201, 204), (i, answer.text)
+            readers = [a, b] if i % 4 != 3 else clients  # c lags behind by up to four writes
+            stored = read_settings(home)
+            for http in readers:
+                served = http.get("/api/settings", headers=encrypted).json()
+                assert served["agent_settings"] == stored["agent_settings"], (i, method, path)
+                assert served["misc_settings"] == stored["misc_settings"], (i, method, path)
+                listed = http.get("/api/settings/mcp-registries").json()["registries"]
+                assert sorted(r["id"] for r in listed) == sorted(stored["mcp_registries"]), i
+        lists = [http.get("/api/settings/mcp-servers").json() for http in clients]
+        assert lists[0] == lists[1] == lists[2]
+        assert len(lists[0]["servers"]) == 202
