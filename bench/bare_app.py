@@ -2,9 +2,13 @@
 
 The bench fetches GET /api/settings/mcp-servers/{name} from the real server and serves exactly
 those bytes (and that ETag) here, at the same path, so the only difference from the real server
-is the work the application does. It is started the way `agent_server serve` starts uvicorn
-(agent_server/cli.py): `uvicorn.run(app, host=..., port=..., log_config=log_config(),
-log_level="info")`, so access logs, the event loop and the HTTP implementation are the same.
+is the work the application does. The same holds for the server list and GET /api/settings,
+whose bytes change as the bench writes: each round hands the real server's current answers to
+this app (POST /bench/bodies, outside the timed requests) before both are measured.
+
+It is started the way `agent_server serve` starts uvicorn (agent_server/cli.py):
+`uvicorn.run(app, host=..., port=..., log_config=log_config(), log_level="info")`,
+so access logs, the event loop and the HTTP implementation are the same.
 
     python -m bench.bare_app --body-file BODY.json --etag '"..."' --port 8001
     BENCH_BARE_BODY_FILE=BODY.json python -m uvicorn bench.bare_app:app   # the same app
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -24,20 +28,48 @@ from starlette.routing import Route
 
 ENV_BODY_FILE = "BENCH_BARE_BODY_FILE"
 ENV_ETAG = "BENCH_BARE_ETAG"
+LIST_PATH = "/api/settings/mcp-servers"
+SETTINGS_PATH = "/api/settings"
+RELOAD_PATH = "/bench/bodies"  # POST {"path": ..., "file": ..., "etag": ...}: serve new bytes
 
 
 def create_app(body: bytes, etag: str) -> Starlette:
+    """GET one server answers `body`; the list and the settings paths answer the bytes last
+    given to RELOAD_PATH (the real server's own answers, fetched by the bench each round)."""
     headers = {"ETag": etag} if etag else None
+    bodies: dict[str, tuple[bytes, dict[str, str] | None]] = {
+        LIST_PATH: (b"{}", None),
+        SETTINGS_PATH: (b"{}", None),
+    }
 
     async def get_server(request: Request) -> Response:
         return Response(body, media_type="application/json", headers=headers)
+
+    def fixed(path: str) -> Callable[[Request], Awaitable[Response]]:
+        async def get(request: Request) -> Response:
+            content, extra = bodies[path]
+            return Response(content, media_type="application/json", headers=extra)
+
+        return get
+
+    async def reload(request: Request) -> Response:
+        given = await request.json()
+        served_etag = given.get("etag")
+        bodies[given["path"]] = (
+            Path(given["file"]).read_bytes(),
+            {"ETag": served_etag} if served_etag else None,
+        )
+        return Response(status_code=204)
 
     async def health(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     return Starlette(
         routes=[
+            Route(LIST_PATH, fixed(LIST_PATH), methods=["GET"]),
+            Route(SETTINGS_PATH, fixed(SETTINGS_PATH), methods=["GET"]),
             Route("/api/settings/mcp-servers/{name}", get_server, methods=["GET"]),
+            Route(RELOAD_PATH, reload, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
         ]
     )

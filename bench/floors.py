@@ -66,6 +66,7 @@ def durable_summary(rounds: list[LoadResult], size_bytes: int) -> dict[str, Any]
         "rounds": merged.rounds,
         "median_ms": median(samples),
         "p95_ms": percentile(samples, 95),
+        "p99_ms": percentile(samples, 99),
         "mean_ms": mean(samples),
         "rps": merged.rps,
         "cpu_ms_per_write": merged.client_cpu_s * 1000 / max(merged.requests, 1),

@@ -86,6 +86,7 @@ class LoadResult:
             "wall_s": round(self.wall_s, 4),
             "median_ms": median(self.latencies_ms),
             "p95_ms": percentile(self.latencies_ms, 95),
+            "p99_ms": percentile(self.latencies_ms, 99),
             "mean_ms": mean(self.latencies_ms),
             "rps": self.rps,
             "server_cpu_ms_per_req": self.server_cpu_s * 1000 / n,

@@ -111,6 +111,14 @@ class ServerProcess:
             total += times.user + times.system
         return total
 
+    def rss_mib(self) -> float:
+        """Resident memory of the server process and its children, in MiB."""
+        total = 0
+        for proc in self.processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += proc.memory_info().rss
+        return total / 2**20
+
     def log_tail(self, lines: int = 30) -> str:
         self._log.flush()
         text = self.log_path.read_text(errors="replace").splitlines()

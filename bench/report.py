@@ -4,7 +4,8 @@ Every figure is divided by its floor from the same run:
 
 - a read (GET) by the bare-Starlette route serving the same bytes, with the same clients;
 - a write by the write floor: bare Starlette plus the durable write of a file the size of
-  settings.json (medians and p95s added; req/s from the two mean latencies; CPU added).
+  settings.json (medians and percentiles added; req/s from the two mean latencies; CPU added);
+- the server list and GET /api/settings by bare Starlette serving the bytes they answered.
 
 Latency and CPU ratios are "times the floor" (lower is better); req/s ratios are "fraction of the
 floor" (higher is better).
@@ -18,27 +19,34 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.scenarios import OPERATIONS
+from bench.scenarios import BUILT_OPERATIONS, OPERATIONS
 from bench.stats import ratio
 
 THROUGHPUT_TARGET = 0.7  # GET one server req/s >= 0.7 x bare Starlette req/s
-WRITE_TARGET = 2.0  # one-server write median <= 2 x (bare median + durable write median)
-WRITE_TARGET_OPS = ("put_one", "patch_env")
+WRITE_TARGET = 1.6  # one-server write median <= 1.6 x (bare median + durable write median)
+WRITE_TARGET_OPS = ("put_one", "patch_env", "put_one_built", "patch_env_built")
+WHOLE_READ_TARGET = 1.5  # the list and GET /api/settings <= 1.5 x bare serving the same bytes
+WHOLE_READ_FLOORS = {"list": "bare_list", "global_get": "bare_settings"}
+TAIL_TARGET = 3.0  # p99 <= 3 x median, for every measured operation
+START_TARGET_S = 1.0  # one worker's start-up, from exec to its first answer
+MEMORY_TARGET = 1.5  # RSS <= 1.5 x the parsed document + the empty server's RSS...
+MEMORY_SIZE = 10_000  # ...at this size
 # (operation, the operation it is measured against, at most this many times its median, and
 # the document size it applies to, None for every size)
 RELATIVE_TARGETS = (
     ("browse", "list", 2.0, 100),  # a cached page of 100 vs the list of 100 servers
     ("install", "put_one", 2.0, None),  # an install vs a PUT of the same config
 )
-LABELS = {name: label for name, label, _make, _kind in OPERATIONS}
-KINDS = {name: kind for name, _label, _make, kind in OPERATIONS}
-FIGURES = ("median_ms", "p95_ms", "rps", "server_cpu_ms_per_req")
+LABELS = {name: label for name, label, _make, _kind in (*OPERATIONS, *BUILT_OPERATIONS)}
+LABELS["get_one_concurrent"] = "GET one server (redacted, concurrent)"
+KINDS = {name: kind for name, _label, _make, kind in (*OPERATIONS, *BUILT_OPERATIONS)}
 
 
 def _ratios(figures: dict[str, Any], floor: dict[str, Any]) -> dict[str, float]:
     return {
         "median": ratio(figures["median_ms"], floor["median_ms"]),
         "p95": ratio(figures["p95_ms"], floor["p95_ms"]),
+        "p99": ratio(figures["p99_ms"], floor["p99_ms"]),
         "rps": ratio(figures["rps"], floor["rps"]),
         "server_cpu": ratio(figures["server_cpu_ms_per_req"], floor["server_cpu_ms_per_req"]),
     }
@@ -48,6 +56,7 @@ def write_floor(bare: dict[str, Any], durable: dict[str, Any]) -> dict[str, Any]
     return {
         "median_ms": bare["median_ms"] + durable["median_ms"],
         "p95_ms": bare["p95_ms"] + durable["p95_ms"],
+        "p99_ms": bare["p99_ms"] + durable["p99_ms"],
         "rps": 1000 / (bare["mean_ms"] + durable["mean_ms"]),
         "server_cpu_ms_per_req": bare["server_cpu_ms_per_req"] + durable["cpu_ms_per_write"],
     }
@@ -59,6 +68,8 @@ def _size_results(raw: dict[str, Any]) -> dict[str, Any]:
     for name, figures in raw["operations"].items():
         if name == "get_one_concurrent":
             figures["floor"] = "bare_concurrent"
+        elif name in WHOLE_READ_FLOORS:
+            figures["floor"] = WHOLE_READ_FLOORS[name]
         else:
             figures["floor"] = "bare_seq" if KINDS[name] == "read" else "write_floor"
         figures["ratios"] = _ratios(figures, floors[figures["floor"]])
@@ -68,7 +79,7 @@ def _size_results(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def _targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _targets(results: dict[str, dict[str, Any]], empty_rss: float) -> list[dict[str, Any]]:
     targets: list[dict[str, Any]] = []
     for size_key, r in results.items():
         size = int(size_key)
@@ -131,6 +142,84 @@ def _targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     "pass": measured <= most,
                 }
             )
+        for op, floor in WHOLE_READ_FLOORS.items():
+            figures = r["operations"][op]
+            measured = figures["ratios"]["median"]
+            targets.append(
+                {
+                    "id": f"{op}_vs_same_bytes",
+                    "label": f"{LABELS[op]} median <= {WHOLE_READ_TARGET} x bare, same bytes",
+                    "size": size,
+                    "measured": measured,
+                    "threshold": WHOLE_READ_TARGET,
+                    "detail": (
+                        f"{figures['median_ms']:.2f} ms vs {r['floors'][floor]['median_ms']:.2f} ms"
+                    ),
+                    "pass": measured <= WHOLE_READ_TARGET,
+                }
+            )
+        measured_ops = {**r["operations"], **{f"writers_{k}": w for k, w in r["writers"].items()}}
+        for op, figures in measured_ops.items():
+            measured = ratio(figures["p99_ms"], figures["median_ms"])
+            label = (
+                LABELS.get(op) or f"{figures['writers']} writers, {figures['workers']} worker(s)"
+            )
+            targets.append(
+                {
+                    "id": f"{op}_tail",
+                    "label": f"{label}: p99 <= {TAIL_TARGET} x median",
+                    "size": size,
+                    "measured": measured,
+                    "threshold": TAIL_TARGET,
+                    "detail": (
+                        f"p99 {figures['p99_ms']:.2f} ms, median {figures['median_ms']:.2f} ms"
+                    ),
+                    "pass": measured <= TAIL_TARGET,
+                }
+            )
+        one, many = r["writers"]["1"], max(r["writers"].items(), key=lambda kv: int(kv[0]))[1]
+        measured = ratio(many["rps"], one["rps"])
+        targets.append(
+            {
+                "id": "writers_workers_throughput",
+                "label": (
+                    f"{many['writers']} writers: {many['workers']} workers' req/s >= 1 worker's"
+                ),
+                "size": size,
+                "measured": measured,
+                "threshold": 1.0,
+                "detail": f"{many['rps']:.0f} vs {one['rps']:.0f} req/s",
+                "pass": measured >= 1.0,
+            }
+        )
+        targets.append(
+            {
+                "id": "start_up",
+                "label": f"start-up of one worker < {START_TARGET_S:g} s",
+                "size": size,
+                "measured": None,
+                "threshold": START_TARGET_S,
+                "detail": f"{r['server_start_s']:.2f} s from exec to its first answer",
+                "pass": r["server_start_s"] < START_TARGET_S,
+            }
+        )
+        if size == MEMORY_SIZE:
+            allowed = MEMORY_TARGET * r["parsed_document_mib"] + empty_rss
+            targets.append(
+                {
+                    "id": "memory",
+                    "label": f"server RSS <= {MEMORY_TARGET} x parsed document + empty server's",
+                    "size": size,
+                    "measured": None,
+                    "threshold": MEMORY_TARGET,
+                    "detail": (
+                        f"{r['server_rss_mib']:.1f} MiB vs {allowed:.1f} MiB allowed (parsed "
+                        f"document {r['parsed_document_mib']:.1f} MiB, empty server "
+                        f"{empty_rss:.1f} MiB)"
+                    ),
+                    "pass": r["server_rss_mib"] <= allowed,
+                }
+            )
         for workers, w in r["writers"].items():
             targets.append(
                 {
@@ -160,10 +249,19 @@ def build(
     started_at: dt.datetime,
     duration_s: float,
     command: str,
+    empty_server_rss_mib: float,
+    previous: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    """Every figure, ratio and target of a run; a target is met when it passes in this run and
+    in `previous` (the last run of the same mode, if any)."""
     results = {str(raw["size"]): _size_results(raw) for raw in sizes}
-    targets = _targets(results)
+    targets = _targets(results, empty_server_rss_mib)
+    before = {(t["id"], t["size"]): t["pass"] for t in (previous or {}).get("targets", [])}
+    for t in targets:
+        t["previous_pass"] = before.get((t["id"], t["size"]))
+        t["met"] = t["pass"] and t["previous_pass"] is True
     missed = [t for t in targets if not t["pass"]]
+    unconfirmed = [t for t in targets if t["pass"] and not t["met"]]
     return {
         "date": started_at.date().isoformat(),
         "started_at": started_at.isoformat(timespec="seconds"),
@@ -175,24 +273,45 @@ def build(
         "settings": settings,
         "sizes": [raw["size"] for raw in sizes],
         "ratio_definitions": {
-            "median, p95, server_cpu": "figure / floor (times the floor; lower is better)",
+            "median, p95, p99, server_cpu": "figure / floor (times the floor; lower is better)",
             "rps": "figure / floor (fraction of the floor; higher is better)",
             "bare_seq": "bare Starlette, same bytes, same clients (1), same uvicorn settings",
+            "bare_list, bare_settings": (
+                "bare Starlette serving the bytes the real list / GET /api/settings answered "
+                "at the start of the round"
+            ),
             "bare_concurrent": "bare Starlette with the throughput clients",
             "write_floor": (
-                "bare_seq + durable write of the same file: medians and p95s added, "
+                "bare_seq + durable write of the same file: medians and percentiles added, "
                 "req/s = 1000 / (sum of mean ms), CPU added"
             ),
         },
+        "empty_server_rss_mib": empty_server_rss_mib,
+        "previous_run": (previous or {}).get("started_at"),
         "results": results,
         "targets": targets,
         "summary": {
             "targets": len(targets),
             "passed": len(targets) - len(missed),
             "missed": len(missed),
+            "unconfirmed": len(unconfirmed),
             "all_pass": not missed,
+            "all_met_twice": not missed and not unconfirmed,
         },
     }
+
+
+def previous_results(out_dir: Path, mode: str) -> dict[str, Any] | None:
+    """The newest results file of `mode` in `out_dir` (a file of today's date included: this
+    run replaces it only after reading it)."""
+    for path in sorted(out_dir.glob("????-??-??.json"), reverse=True):
+        try:
+            found: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if found.get("mode") == mode:
+            return found
+    return None
 
 
 # --- the printed table --------------------------------------------------------------------------
@@ -221,25 +340,26 @@ def _rows(r: dict[str, Any]) -> list[list[str]]:
                 label,
                 str(f.get("clients", f.get("writers", 1))),
                 _num(f["median_ms"]),
-                _num(f["p95_ms"]),
+                _num(f["p99_ms"]),
                 _num(f["rps"], 1),
                 _num(f.get("server_cpu_ms_per_req", f.get("cpu_ms_per_write"))),
                 floor,
                 _x(rx.get("median")),
-                _x(rx.get("p95")),
+                _x(rx.get("p99")),
                 _x(rx.get("rps")),
                 _x(rx.get("server_cpu")),
             ]
         )
 
     add("floor: bare Starlette GET", floors["bare_seq"], "", None)
+    add("floor: bare, the list's bytes", floors["bare_list"], "", None)
+    add("floor: bare, /api/settings' bytes", floors["bare_settings"], "", None)
     add("floor: bare Starlette GET", floors["bare_concurrent"], "", None)
     durable = floors["durable_write"]
     add(f"floor: durable write {durable['bytes']:,} B", {**durable, "clients": "-"}, "", None)
     add("floor: bare + durable write", {**floors["write_floor"], "clients": 1}, "", None)
     for name, f in r["operations"].items():
-        label = LABELS.get(name, "GET one server (redacted)")
-        add(label, f, f["floor"], f["ratios"])
+        add(LABELS[name], f, f["floor"], f["ratios"])
     for workers, f in r["writers"].items():
         add(f"{f['writers']} writers, {workers} worker(s)", f, f["floor"], f["ratios"])
     return rows
@@ -249,12 +369,12 @@ HEADER = [
     "operation",
     "clients",
     "median ms",
-    "p95 ms",
+    "p99 ms",
     "req/s",
     "CPU ms/req",
     "floor",
     "x median",
-    "x p95",
+    "x p99",
     "x req/s",
     "x CPU",
 ]
@@ -284,7 +404,7 @@ def table(results: dict[str, Any]) -> str:
     lines.append("== targets ==")
     for t in results["targets"]:
         measured = "" if t["measured"] is None else f"{t['measured']:.2f}x  "
-        status = "PASS" if t["pass"] else "MISS"
+        status = "MET " if t["met"] else "PASS" if t["pass"] else "MISS"
         lines.append(f"{status}  {t['size']:>6,}  {t['label']}: {measured}({t['detail']})")
     summary = results["summary"]
     lines.append("")
@@ -294,8 +414,13 @@ def table(results: dict[str, Any]) -> str:
         for t in missed:
             measured = "" if t["measured"] is None else f" measured {t['measured']:.2f}x,"
             lines.append(f"!!   {t['size']:,} servers: {t['label']}:{measured} {t['detail']}")
+    elif summary["unconfirmed"]:
+        lines.append(
+            f"all {summary['targets']} targets passed in this run; {summary['unconfirmed']} "
+            "of them did not pass (or were not measured) in the previous run: run again"
+        )
     else:
-        lines.append(f"all {summary['targets']} targets met")
+        lines.append(f"all {summary['targets']} targets met in this run and the previous one")
     return "\n".join(lines)
 
 
@@ -331,7 +456,7 @@ def markdown(results: dict[str, Any]) -> str:
     def cell(t: dict[str, Any] | None) -> str:
         if t is None:
             return "-"
-        status = "PASS" if t["pass"] else "**MISS**"
+        status = "met" if t["met"] else "pass (once)" if t["pass"] else "**MISS**"
         return status if t["measured"] is None else f"{t['measured']:.2f}x {status}"
 
     out = [
@@ -365,24 +490,49 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     out += [
         "",
-        "Median latency in ms (and times its floor: bare Starlette for reads, bare Starlette + "
-        "durable write for writes):",
+        "Median / p99 latency in ms, and the median in times its floor (bare Starlette serving "
+        "the same bytes for reads, bare Starlette + durable write for writes):",
         "",
         head.replace("| |", "| Operation |", 1),
         rule,
     ]
-    for name, label, _make, _kind in OPERATIONS:
+    for name in results["results"][str(sizes[0])]["operations"]:
         cells = []
         for s in sizes:
             f = results["results"][str(s)]["operations"][name]
-            cells.append(f"{f['median_ms']:.2f} ({f['ratios']['median']:.1f}x)")
+            cells.append(f"{f['median_ms']:.2f} / {f['p99_ms']:.2f} ({f['ratios']['median']:.2f}x)")
+        out.append(f"| {LABELS[name]} | " + " | ".join(cells) + " |")
+    for workers in results["results"][str(sizes[0])]["writers"]:
+        cells = []
+        for s in sizes:
+            w = results["results"][str(s)]["writers"][workers]
+            cells.append(f"{w['median_ms']:.2f} / {w['p99_ms']:.2f} ({w['rps']:.0f} req/s)")
+        label = f"{w['writers']} writers with If-Match, {workers} worker(s)"
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     for name, label in (
-        ("bare_seq", "floor: bare Starlette GET"),
+        ("bare_seq", "floor: bare Starlette GET one server"),
+        ("bare_list", "floor: bare Starlette, the list's bytes"),
+        ("bare_settings", "floor: bare Starlette, GET /api/settings' bytes"),
         ("durable_write", "floor: durable write of settings.json"),
     ):
-        cells = [f"{results['results'][str(s)]['floors'][name]['median_ms']:.2f}" for s in sizes]
+        cells = [
+            f"{results['results'][str(s)]['floors'][name]['median_ms']:.2f} / "
+            f"{results['results'][str(s)]['floors'][name]['p99_ms']:.2f}"
+            for s in sizes
+        ]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
+    starts = [f"{results['results'][str(s)]['server_start_s']:.2f}" for s in sizes]
+    rss = [f"{results['results'][str(s)]['server_rss_mib']:.0f}" for s in sizes]
+    parsed = [f"{results['results'][str(s)]['parsed_document_mib']:.1f}" for s in sizes]
+    out += [
+        "| start-up of one worker, s | " + " | ".join(starts) + " |",
+        "| server RSS, MiB | " + " | ".join(rss) + " |",
+        "| the parsed document, MiB | " + " | ".join(parsed) + " |",
+        "",
+        f"An empty server's RSS: {results['empty_server_rss_mib']:.0f} MiB. A target counts as "
+        "met when it passes in two consecutive runs"
+        + (f" (the previous: {results['previous_run']})." if results["previous_run"] else "."),
+    ]
     out += [
         "",
         "Reproduce with `make bench` (`make bench BENCH_ARGS=--quick` for a short run).",

@@ -12,18 +12,32 @@ import shutil
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from math import ceil
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bench import report
+from bench.bare_app import LIST_PATH, RELOAD_PATH, SETTINGS_PATH
 from bench.floors import durable_summary, durable_write_round
 from bench.load import LoadResult, Phase, RequestFactory, new_client, run_phase
 from bench.machine import machine_info
 from bench.procs import ServerProcess, start_agent_server, start_bare_app, start_registry_app
-from bench.scenarios import OPERATIONS, REGISTRY, get_one, one_path, run_writers
+from bench.scenarios import (
+    BUILT_OPERATIONS,
+    OPERATIONS,
+    REGISTRY,
+    build_through_api,
+    get_global,
+    get_list,
+    get_one,
+    one_path,
+    run_writers,
+)
 from bench.seed import write_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -111,11 +125,50 @@ def add_registry(server: ServerProcess, registry: ServerProcess) -> None:
         added.raise_for_status()
 
 
-def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
-    """Every figure for one document size: floors, operations, throughput, writers.
+def reload_bare(server: ServerProcess, bare: ServerProcess, root: Path) -> None:
+    """Hand the bare app the real server's current list and settings answers (untimed)."""
+    with new_client(server.url) as real, new_client(bare.url) as floor:
+        for path in (LIST_PATH, SETTINGS_PATH):
+            answer = real.get(path)
+            answer.raise_for_status()
+            body_file = root / f"bare{path.replace('/', '-')}.json"
+            body_file.write_bytes(answer.content)
+            given = {"path": path, "file": str(body_file), "etag": answer.headers.get("etag")}
+            floor.post(RELOAD_PATH, content=orjson.dumps(given)).raise_for_status()
 
-    The floors and the operations run in interleaved rounds (bare GET, every operation, the
-    throughput pair, the durable write; then again), and each one's rounds are pooled, so a
+
+def parsed_size_mib(data: bytes) -> float:
+    """What the parsed document takes in memory, as tracemalloc counts its allocations."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        document = orjson.loads(data)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    del document
+    return (after - before) / 2**20
+
+
+def empty_server_rss(root: Path) -> float:
+    """The resident memory (MiB) of a server with an empty home, after a few requests."""
+    (root / "logs").mkdir(exist_ok=True)
+    server = start_agent_server(root / "home-empty", root / "logs")
+    try:
+        with new_client(server.url) as client:
+            for path in ("/api/settings", LIST_PATH, "/health"):
+                client.get(path).raise_for_status()
+        return server.rss_mib()
+    finally:
+        server.stop()
+
+
+def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
+    """Every figure for one document size: floors, operations, throughput, writers, start-up
+    and memory.
+
+    The floors and the operations run in interleaved rounds (the bare GETs, every operation,
+    the throughput pair, the durable write; then again), and each one's rounds are pooled, so a
     noisy spell on this shared machine lands on a figure and its floor alike.
     """
     log(f"[{size:,} servers] seeding settings.json")
@@ -148,13 +201,22 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
         started.append(registry)
         add_registry(server, registry)
         out["get_one_bytes"] = len(body)
+        log(f"  building a document of {size:,} servers through the API")
+        built = start_agent_server(root / f"home-built-{size}", logs, workers=1)
+        started.append(built)
+        build_through_api(built.url, size)
 
         sizes_seen: list[int] = []
         for r in range(n):
             log(f"  round {r + 1}/{n}")
+            reload_bare(server, bare, root)
             run("bare_seq", bare, get_one(size), read)
+            run("bare_list", bare, get_list(size), read)
+            run("bare_settings", bare, get_global(size), read)
             for name, _label, make, kind in OPERATIONS:
                 run(name, server, make(size), read if kind == "read" else write)
+            for name, _label, make, _kind in BUILT_OPERATIONS:
+                run(name, built, make(size), write)
             # Throughput: GET one server vs bare Starlette, the same clients, back to back.
             run("bare_concurrent", bare, get_one(size), concurrent)
             run("get_one_concurrent", server, get_one(size), concurrent)
@@ -172,20 +234,20 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
                 )
             )
         out["document_bytes"] = max(sizes_seen)
+        out["server_rss_mib"] = server.rss_mib()
+        out["parsed_document_mib"] = parsed_size_mib(settings_path.read_bytes())
 
         floors: dict[str, Any] = {
-            "bare_seq": LoadResult.merge(rounds["bare_seq"]).summary(),
-            "bare_concurrent": LoadResult.merge(rounds["bare_concurrent"]).summary(),
-            "durable_write": durable_summary(rounds["durable_write"], max(sizes_seen)),
-            "throughput_rounds": {
-                "bare_rps": [x.rps for x in rounds["bare_concurrent"]],
-                "get_one_rps": [x.rps for x in rounds["get_one_concurrent"]],
-            },
+            key: LoadResult.merge(rounds[key]).summary()
+            for key in ("bare_seq", "bare_list", "bare_settings", "bare_concurrent")
         }
-        operations = {
-            name: LoadResult.merge(rounds[name]).summary()
-            for name in [*(op[0] for op in OPERATIONS), "get_one_concurrent"]
+        floors["durable_write"] = durable_summary(rounds["durable_write"], max(sizes_seen))
+        floors["throughput_rounds"] = {
+            "bare_rps": [x.rps for x in rounds["bare_concurrent"]],
+            "get_one_rps": [x.rps for x in rounds["get_one_concurrent"]],
         }
+        names = [op[0] for op in (*OPERATIONS, *BUILT_OPERATIONS)] + ["get_one_concurrent"]
+        operations = {name: LoadResult.merge(rounds[name]).summary() for name in names}
         log(_brief("bare Starlette GET", floors["bare_seq"]))
         for name, figures in operations.items():
             log(_brief(name, figures))
@@ -246,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"bench ({cfg.mode}): sizes {', '.join(map(str, cfg.sizes))}; working in {root}")
     try:
         machine = machine_info(root)
+        empty_rss = empty_server_rss(root)
         sizes = [measure_size(size, cfg, root) for size in cfg.sizes]
     finally:
         if args.keep_tmp:
@@ -258,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes=sizes,
         started_at=started_at,
         duration_s=time.perf_counter() - began,
+        empty_server_rss_mib=empty_rss,
+        previous=report.previous_results(args.out_dir, cfg.mode),
         command=" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
     )
     date = started_at.date().isoformat()
