@@ -34,7 +34,7 @@ from agent_server.document import (
 from agent_server.durable import write_private_file
 from agent_server.errors import StoreUnavailable
 from agent_server.json_codec import dumps
-from agent_server.stores.journal import JOURNAL_FILE, Journal, changes, encoded_changes
+from agent_server.stores.journal import Journal, changes, encoded_changes
 from agent_server.stores.process_lock import ProcessLock
 
 log = logging.getLogger(__name__)
@@ -124,10 +124,9 @@ class SettingsStore:
         """
         removed = 0
         with self._thread_lock, self._file_lock:
-            for pattern in (f".{SETTINGS_FILE}.*.tmp", f".{JOURNAL_FILE}.*.tmp"):
-                for stale in self.home.glob(pattern):
-                    stale.unlink(missing_ok=True)
-                    removed += 1
+            for stale in self.home.glob(f".{SETTINGS_FILE}.*.tmp"):
+                stale.unlink(missing_ok=True)
+                removed += 1
         if removed:
             log.warning("removed %d temp file(s) left by interrupted writes", removed)
         return removed

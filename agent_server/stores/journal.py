@@ -9,11 +9,12 @@ cached version is on that chain applies the few changes instead of parsing the f
 
 The journal is a cache: it is written before the new settings.json is renamed into place, under
 the same lock, and a reader that finds no unbroken chain from its version to the file's (a missing,
-damaged or trimmed journal, a write too large to record) parses the file as before.
+damaged, half-rewritten or trimmed journal, a write too large to record) parses the file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ from agent_server.document import Document
 JOURNAL_FILE = "settings.journal"
 KEEP = 64  # the writes kept: a reader further behind than this parses the file
 MAX_CHANGE_SHARE = 8  # a write whose changes encode to over 1/8 of the document is not recorded
+MAX_CHANGE_BYTES = 256 * 1024  # nor one whose changes encode to more than this
+MAX_JOURNAL_BYTES = 1024 * 1024  # the oldest writes are dropped to keep the file under this
+_SEAL_BYTES = 33  # 32 hex digits of the payload's hash and a newline
 
 Stamp = tuple[int, int, int]
 Path_ = list[str]
@@ -76,24 +80,32 @@ def apply(document: Document, changed: list[list[Any]]) -> Document:
 
 
 class Journal:
-    """The journal file of one home; every method is safe to call without the lock but `record`."""
+    """The journal file of one home. `record` runs under the store's lock; `catch_up` without.
+
+    The file is rewritten in place (pwrite, then truncate) through one open descriptor: on ext4
+    a temp file renamed over it, or a truncate before the write, makes the kernel flush it at
+    once and cost more than the rest of a small write. A reader may therefore see a write half
+    done, so the content carries its own hash and a reader that finds it wrong ignores it.
+    """
 
     def __init__(self, home: Path) -> None:
         self.path = home / JOURNAL_FILE
+        self._fd: int | None = None
 
     def record(self, before: Stamp | None, after: Stamp, changed: list[list[Any]] | None) -> None:
-        """Add one write (under the store's lock); `changed` None: too large to record."""
+        """Add one write; `changed` None: too large to record (the chain breaks there)."""
         entries = self._entries()
         if before is None or changed is None or (entries and entries[-1][1] != list(before)):
             entries = []  # the chain is broken here: readers behind this point parse the file
         if changed is not None and before is not None:
             entries.append([list(before), list(after), changed])
-        data = orjson.dumps(entries[-KEEP:])
-        tmp = self.path.with_name(f".{JOURNAL_FILE}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, self.path)
+        data = _sealed(entries[-KEEP:])
+        while len(data) > MAX_JOURNAL_BYTES and len(entries) > 1:
+            entries = entries[len(entries) // 2 :]
+            data = _sealed(entries)
+        fd = self._open()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
 
     def catch_up(self, document: Document, since: Stamp, to: Stamp) -> Document | None:
         """`document` (the version stamped `since`) brought to the version stamped `to`, or None."""
@@ -113,16 +125,38 @@ class Journal:
             document = apply(document, changed)
         return document
 
+    def _open(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._fd
+
     def _entries(self) -> list[list[Any]]:
         try:
-            entries = orjson.loads(self.path.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
+            data = os.pread(self._open(), MAX_JOURNAL_BYTES + _SEAL_BYTES, 0)
+        except OSError:
+            return []
+        seal, payload = data[:_SEAL_BYTES], data[_SEAL_BYTES:]
+        if not payload or seal != _seal(payload):
+            return []  # empty, damaged, or being rewritten right now
+        try:
+            entries = orjson.loads(payload)
+        except orjson.JSONDecodeError:
             return []
         return entries if isinstance(entries, list) else []
 
 
+def _seal(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, digest_size=16).hexdigest().encode() + b"\n"
+
+
+def _sealed(entries: list[list[Any]]) -> bytes:
+    payload = orjson.dumps(entries)
+    return _seal(payload) + payload
+
+
 def encoded_changes(changed: list[list[Any]], document_bytes: int) -> list[list[Any]] | None:
     """The changes, or None when they are too large a share of the document to be worth it."""
-    if len(orjson.dumps(changed)) * MAX_CHANGE_SHARE > document_bytes:
+    size = len(orjson.dumps(changed))
+    if size > MAX_CHANGE_BYTES or size * MAX_CHANGE_SHARE > document_bytes:
         return None
     return changed

@@ -382,6 +382,12 @@ def test_every_process_reads_what_the_file_holds_after_each_kind_of_write(
             writer = clients[i % 2]
             answer = writer.request(method, path, json=body)
             assert answer.status_code in (200, 201, 204), (i, answer.text)
+            journal = home / "settings.journal"
+            if i == 3:  # a changed journal, still valid JSON: readers must parse the file
+                assert b'"dark"' in journal.read_bytes()
+                journal.write_bytes(journal.read_bytes().replace(b'"dark"', b'"lite"'))
+            if i == 5:  # a damaged one
+                journal.write_bytes(journal.read_bytes()[:40] + b"[[[garbage")
             readers = [a, b] if i % 4 != 3 else clients  # c lags behind by up to four writes
             stored = read_settings(home)
             for http in readers:
