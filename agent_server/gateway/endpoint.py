@@ -179,7 +179,15 @@ class Gateway:
                 await session.send_tool_list_changed()
 
     async def check(self) -> None:
-        """Close outdated and idle connections; notify sessions if the served set changed."""
+        """Close outdated and idle connections; notify sessions if the served set changed.
+
+        Nothing to do before the first session and with no connection open: working out the
+        served set costs a pass over every server, which at ten thousand servers would be a
+        pause once a second after every write.
+        """
+        if self._recorder is None and self.tools.pool.idle():
+            self._served = None
+            return
         served = self.tools.fingerprint()
         await self.tools.pool.keep_only(served)
         await self.tools.pool.stop_idle()

@@ -155,6 +155,10 @@ class UpstreamPool:
         self._open: dict[UpstreamKey, Upstream] = {}
         self._opening: dict[UpstreamKey, asyncio.Task[Upstream]] = {}
 
+    def idle(self) -> bool:
+        """True while no connection is open or opening: nothing to close or keep up to date."""
+        return not self._open and not self._opening
+
     def state(self) -> tuple[tuple[UpstreamKey, int], ...]:
         """Changes when a connection opens or closes, or lists its tools again."""
         return tuple((key, id(upstream.tools)) for key, upstream in self._open.items())

@@ -113,6 +113,7 @@ class SettingsStore:
         self.path = home / SETTINGS_FILE
         self._file_lock = ProcessLock(home / f"{SETTINGS_FILE}.lock")
         self._journal = Journal(home)
+        self._journal.open()
         self._thread_lock = threading.Lock()
         self._cached: tuple[_Stamp | None, Document] | None = None
 
@@ -195,8 +196,11 @@ class SettingsStore:
         data = encode_document(new)
 
         def record(st: os.stat_result) -> None:  # what changed, for the other processes
-            found = encoded_changes(changes(current, new), len(data)) if journal else None
-            self._journal.record(previous, _stamp(st), found)
+            if not journal:
+                self._journal.record(previous, _stamp(st), None)
+            elif not self._journal.alone():
+                found = encoded_changes(changes(current, new), len(data))
+                self._journal.record(previous, _stamp(st), found)
 
         st = write_private_file(
             self.path, data, after_ns=previous[2] if previous else 0, before_rename=record

@@ -14,14 +14,19 @@ damaged, half-rewritten or trimmed journal, a write too large to record) parses 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
 import os
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from agent_server.document import Document
+
+log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "settings.journal"
 KEEP = 64  # the writes kept: a reader further behind than this parses the file
@@ -100,6 +105,12 @@ class Journal:
         if changed is not None and before is not None:
             entries.append([list(before), list(after), changed])
         data = _sealed(entries[-KEEP:])
+        try:
+            self._write(data, entries)
+        except OSError as exc:  # readers then find no chain to this version and parse the file
+            log.warning("could not record a write in %s (%s)", self.path, exc.strerror)
+
+    def _write(self, data: bytes, entries: list[list[Any]]) -> None:
         while len(data) > MAX_JOURNAL_BYTES and len(entries) > 1:
             entries = entries[len(entries) // 2 :]
             data = _sealed(entries)
@@ -125,9 +136,32 @@ class Journal:
             document = apply(document, changed)
         return document
 
+    def alone(self) -> bool:
+        """True when no other process has the journal open: nobody holds a cached version for
+        it to bring up to date, so a write need not work out what it changed.
+
+        Every process holds a shared flock on the journal from the store's start; taking it
+        exclusively succeeds only when no other process does. A process that starts after this
+        check parses the file it finds, so it needs nothing from this write either.
+        """
+        try:
+            fd = self._open()
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # BlockingIOError: another process holds it
+            return False
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        return True
+
+    def open(self) -> None:
+        """Open the journal and hold its shared lock, so writers know a reader is here."""
+        with suppress(OSError):  # no home yet: the first write or read tries again
+            self._open()
+
     def _open(self) -> int:
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            self._fd = fd
         return self._fd
 
     def _entries(self) -> list[list[Any]]:

@@ -353,7 +353,12 @@ def test_every_process_reads_what_the_file_holds_after_each_kind_of_write(
     what each then serves is what a fresh parse of the file gives: after every kind of write,
     for a process one version behind and for one that reads only every few writes."""
     env = cli_env(AGENT_SERVER_SECRET_KEY=secret_key)
-    servers = [start_server(home, env=env) for _ in range(3)]
+    first = start_server(home, env=env)
+    with first.client(timeout=20) as alone:  # no other process yet: nothing to tell anyone
+        for value in ("1", "2"):
+            put = alone.put("/api/settings/mcp-servers/solo", json={"command": value})
+            assert put.status_code in (200, 201), put.text
+    servers = [first, start_server(home, env=env), start_server(home, env=env)]
     encrypted = {"X-Expose-Secrets": "encrypted"}
     big = {f"bulk{i:03d}": {"command": "run", "env": {"K": f"v{i}"}} for i in range(200)}
     steps: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -398,4 +403,4 @@ def test_every_process_reads_what_the_file_holds_after_each_kind_of_write(
                 assert sorted(r["id"] for r in listed) == sorted(stored["mcp_registries"]), i
         lists = [http.get("/api/settings/mcp-servers").json() for http in clients]
         assert lists[0] == lists[1] == lists[2]
-        assert len(lists[0]["servers"]) == 202
+        assert len(lists[0]["servers"]) == 203
