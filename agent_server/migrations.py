@@ -18,6 +18,18 @@ log = logging.getLogger(__name__)
 _URL_SLOT_DEPTH = 4  # ("mcp_config", "mcpServers", name, "url")
 
 
+def _any_query(document: Document) -> bool:
+    """Whether any stored server URL has a query string (sealed or not), whatever the kind."""
+    mcp = document["agent_settings"].get("mcp_config")
+    servers = mcp.get("mcpServers") if isinstance(mcp, dict) else None
+    if not isinstance(servers, dict):
+        return False
+    return any(
+        isinstance(c, dict) and isinstance(c.get("url"), str) and "?" in c["url"]
+        for c in servers.values()
+    )
+
+
 def seal_url_queries(store: SettingsStore, cipher: SecretCipher) -> int:
     """Encrypt every plaintext URL query of the stored servers; the count sealed."""
     sealed = 0
@@ -34,6 +46,8 @@ def seal_url_queries(store: SettingsStore, cipher: SecretCipher) -> int:
         return {**document, "agent_settings": agent} if sealed else document
 
     try:
+        if not _any_query(store.read()):
+            return 0  # the common case: a look at each URL, not a pass over every secret
         store.update(change)
     except StoreUnavailable:
         return 0  # served as 503 until the file is fixed; the store has logged why
