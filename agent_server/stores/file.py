@@ -151,23 +151,42 @@ class SettingsStore:
         return self._load()
 
     async def write(self, change: Callable[[Document], Document]) -> Document:
-        """`update` from the event loop: inline when both locks are free, else on a thread.
+        """`update` from the event loop, which runs it; a thread only waits for the locks.
 
-        Uncontended, a write runs on the loop: handing it to a thread and back costs about a
-        quarter of a millisecond, and the encoding holds the GIL either way. When another
-        thread or process holds a lock, the wait happens on a worker thread, so the loop keeps
-        serving reads.
+        A write runs on the loop: handing it to a thread and back costs about a quarter of a
+        millisecond, the encoding holds the GIL either way, and a thread holding the file lock
+        had to win the GIL back from the busy loop after each of its system calls, keeping
+        every other worker waiting meanwhile. When another thread or process holds a lock, the
+        wait happens on a worker thread, so the loop keeps serving reads until it is its turn.
         """
-        if self._thread_lock.acquire(blocking=False):
-            try:
-                if self._file_lock.acquire(blocking=False):
-                    try:
-                        return self._update_locked(change)
-                    finally:
-                        self._file_lock.release()
-            finally:
-                self._thread_lock.release()
-        return await run_in_threadpool(self.update, change)
+        if not self._try_lock():
+            # Shielded from cancellation (anyio's default): the thread's locks always come back
+            # here to be released.
+            await run_in_threadpool(self._lock)
+        try:
+            return self._update_locked(change)
+        finally:
+            self._unlock()
+
+    def _try_lock(self) -> bool:
+        if not self._thread_lock.acquire(blocking=False):
+            return False
+        if not self._file_lock.acquire(blocking=False):
+            self._thread_lock.release()
+            return False
+        return True
+
+    def _lock(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            self._file_lock.acquire()
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def _unlock(self) -> None:
+        self._file_lock.release()
+        self._thread_lock.release()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
