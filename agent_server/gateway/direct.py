@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,22 +153,20 @@ class Direct:
         except (UnknownTool, ProbeFailed):  # fastmcp gives these their tool error
             await self.app(scope, _replay(request.body, receive), send)
             return
-        work = asyncio.ensure_future(
-            self.tools.call_raw(route, params.get("arguments") or {}, self.call_timeout)
-        )
-        watch = asyncio.ensure_future(_disconnect(receive))
+        # The caller closing its request ends the call, as fastmcp's server side does.
+        this = asyncio.current_task()
+        watch = asyncio.create_task(_cancel_on_disconnect(receive, this))
         try:
-            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+            raw = await self.tools.call_raw(route, params.get("arguments") or {}, self.call_timeout)
+        except asyncio.CancelledError:
+            if this is not None and watch.done() and not watch.cancelled() and watch.result():
+                this.uncancel()
+                return  # the caller went away: nobody to answer
+            raise
         finally:
             watch.cancel()
-            if not work.done():  # the caller went away (or we are stopping): the call ends
-                work.cancel()
-                with suppress(BaseException):
-                    await work
-        if work.cancelled():
-            return
         try:
-            result = self._shaped(work.result(), request.version)
+            result = self._shaped(raw, request.version)
         except ProbeFailed as failed:
             error = {"content": [{"type": "text", "text": unavailable(failed)}], "isError": True}
             result = self._shaped(error, request.version)
@@ -276,10 +273,15 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return again
 
 
-async def _disconnect(receive: Receive) -> None:
-    """Returns when the caller goes away (or, with uvicorn, once the answer is sent)."""
+async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any] | None) -> bool:
+    """Cancels `task` when the caller goes away; True then. (With uvicorn, `receive` also
+    returns once the answer is sent; by then this watch has been cancelled.)"""
     while (await receive())["type"] != "http.disconnect":
         pass
+    if task is None or task.done():
+        return False
+    task.cancel()
+    return True
 
 
 async def _respond(send: Send, request_id: Any, result: bytes) -> None:

@@ -33,7 +33,7 @@ from agent_server.probes.connection import (
     tools_answer,
     transport_for,
 )
-from agent_server.probes.failures import ProbeFailed
+from agent_server.probes.failures import ProbeFailed, classify, timed_out
 from agent_server.probes.groups import end_groups, exited, recorded_children
 from agent_server.probes.limiter import ProbeLimiter
 from agent_server.probes.logs import withheld_logs
@@ -139,7 +139,15 @@ class Upstream:
         server at a 2026 protocol version, else the session's own dispatcher (stdio children,
         older protocol versions, SSE), skipping fastmcp's result models either way.
         """
-        return await self._run(self._call_raw(tool, arguments), timeout)
+        self.recorder.statuses.clear()
+        try:
+            with withheld_logs():
+                async with asyncio.timeout(timeout):  # in this task: no task of its own per call
+                    return await self._call_raw(tool, arguments)
+        except TimeoutError:
+            raise timed_out(timeout) from None
+        except Exception as failure:
+            raise classify(failure, self.recorder.statuses, self.config, timeout) from None
 
     async def _call_raw(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         session = self.client.session
