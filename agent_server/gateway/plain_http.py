@@ -20,7 +20,7 @@ import asyncio
 import json
 import ssl
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -239,7 +239,7 @@ class _EventStream:
         return found
 
 
-def _content_type(headers: list[tuple[bytes, bytes]]) -> str:
+def _content_type(headers: Iterable[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == b"content-type":
             return value.decode("latin-1").partition(";")[0].strip().lower()
