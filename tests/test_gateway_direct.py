@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,8 +16,8 @@ from typing import Any
 import httpx
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
-from gateway_support import BASE, Remote, put, remote, serve, stdio
-from support import ServerProcess, cli_env
+from gateway_support import BASE, PYTHON, SERVERS, Remote, put, remote, serve, stdio, wait_for
+from support import ServerProcess, cli_env, free_port
 
 __all__ = ["remote", "serve"]  # fixtures
 
@@ -196,3 +197,46 @@ def test_other_requests_get_fastmcps_answers(serve: Callable[..., ServerProcess]
     )
     assert listed.status_code == 200 and listed.json()["id"] == "x"
     assert "calc__add" in {tool["name"] for tool in listed.json()["result"]["tools"]}
+
+
+def test_an_http_server_that_restarts_between_calls_is_reached_again(
+    serve: Callable[..., ServerProcess],
+) -> None:
+    port = free_port()
+    command = [PYTHON, str(SERVERS / "http_tools.py"), str(port)]
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: _answers(port), within=30)
+        return proc
+
+    upstream = start()
+    server = serve()
+    put(server, "web", {"url": f"http://127.0.0.1:{port}/mcp", "transport": "http"})
+
+    async def echo(client: Client[Any], text: str) -> list[str]:
+        result = await client.call_tool_mcp("web__echo", {"text": text})
+        return [c.text for c in result.content]
+
+    async def check() -> None:
+        nonlocal upstream
+        async with gateway(server) as client:
+            assert await echo(client, "before") == ["before"]
+            upstream.kill()
+            upstream.wait()
+            upstream = start()  # its kept-alive connection is gone: a new one is opened
+            assert await echo(client, "after") == ["after"]
+
+    try:
+        asyncio.run(check())
+    finally:
+        upstream.kill()
+        upstream.wait()
+
+
+def _answers(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+    except httpx.HTTPError:
+        return False
+    return True

@@ -167,9 +167,8 @@ class PlainHTTP:
                 http.send(request) + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage())
             )
             response = await self._next(sock)
-            while isinstance(response, h11.InformationalResponse):
+            while not isinstance(response, h11.Response):  # 1xx
                 response = await self._next(sock)
-            assert isinstance(response, h11.Response)
             self.recorder.statuses.append(response.status_code)
             kind = _content_type(response.headers)
             if kind == "text/event-stream" and response.status_code == 200:
@@ -182,11 +181,14 @@ class PlainHTTP:
         return _answer(response.status_code, kind, content, request_id), _reusable(http)
 
     async def _next(self, sock: _Socket) -> Any:
+        """The next event of the answer; h11.RemoteProtocolError when the server closed."""
         while True:
             event = sock.http.next_event()
             if event is h11.NEED_DATA:
                 sock.http.receive_data(await sock.reader.read(_READ))
                 continue
+            if isinstance(event, h11.ConnectionClosed):
+                raise h11.RemoteProtocolError("the server closed the connection")
             return event
 
     async def _body(self, sock: _Socket) -> bytes:
@@ -290,7 +292,7 @@ def _drained(http: h11.Connection) -> bool:
     """Whether the rest of an event stream is already here, leaving the socket reusable."""
     while True:
         event = http.next_event()
-        if event is h11.NEED_DATA or event is h11.PAUSED:
-            return False
         if isinstance(event, h11.EndOfMessage):
             return _reusable(http)
+        if not isinstance(event, h11.Data):  # more to come, or the server closed
+            return False
