@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bench.bare_app import serve_like_agent_server
+
 _INFO = b'{"io.modelcontextprotocol/serverInfo":{"name":"stdio-tools","version":"1.2.3"}}'
 _SCHEMA = (
     b'{"type":"object","additionalProperties":false,"properties":{"a":{"type":"integer"},'
@@ -63,23 +65,12 @@ def create_app() -> Starlette:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import uvicorn
-
-    from agent_server.cli import log_config
-
     parser = argparse.ArgumentParser(prog="python -m bench.canned_mcp", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8002)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    # The same keyword arguments `agent_server serve` passes for one worker.
-    uvicorn.run(
-        create_app(),
-        host=args.host,
-        port=args.port,
-        log_config=log_config(),
-        log_level=args.log_level,
-    )
+    serve_like_agent_server(create_app(), args.host, args.port, args.log_level)
     return 0
 
 

@@ -16,7 +16,18 @@ from typing import Any
 import httpx
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
-from gateway_support import BASE, PYTHON, SERVERS, Remote, put, remote, serve, stdio, wait_for
+from gateway_support import (
+    BASE,
+    PYTHON,
+    SERVERS,
+    Remote,
+    listening,
+    put,
+    remote,
+    serve,
+    stdio,
+    wait_for,
+)
 from support import ServerProcess, cli_env, free_port
 
 __all__ = ["remote", "serve"]  # fixtures
@@ -207,7 +218,7 @@ def test_an_http_server_that_restarts_between_calls_is_reached_again(
 
     def start() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: _answers(port), within=30)
+        wait_for(lambda: listening(port), within=30)
         return proc
 
     upstream = start()
@@ -232,11 +243,3 @@ def test_an_http_server_that_restarts_between_calls_is_reached_again(
     finally:
         upstream.kill()
         upstream.wait()
-
-
-def _answers(port: int) -> bool:
-    try:
-        httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
-    except httpx.HTTPError:
-        return False
-    return True
