@@ -243,3 +243,21 @@ def test_an_http_server_that_restarts_between_calls_is_reached_again(
     finally:
         upstream.kill()
         upstream.wait()
+
+
+def test_a_server_that_redirects_is_called_the_way_fastmcp_follows(
+    serve: Callable[..., ServerProcess], remote: Remote
+) -> None:
+    server = serve()
+    # Starlette answers /mcp/ with a redirect to /mcp: fastmcp's transport follows it within
+    # the origin, so the gateway's plain exchange hands such a server back to it.
+    put(server, "slash", {"url": remote.tools + "/", "transport": "http"})
+
+    async def check() -> None:
+        async with gateway(server) as client:
+            for text in ("first", "second"):
+                result = await client.call_tool_mcp("slash__echo", {"text": text})
+                assert not result.is_error, result
+                assert [c.text for c in result.content] == [text]
+
+    asyncio.run(check())
