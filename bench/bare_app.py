@@ -85,9 +85,6 @@ app = _app_from_env()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import uvicorn
-
-    from agent_server.cli import log_config
 
     parser = argparse.ArgumentParser(prog="python -m bench.bare_app", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -97,15 +94,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     served = create_app(Path(args.body_file).read_bytes(), args.etag)
-    # The same keyword arguments `agent_server serve` passes for one worker.
-    uvicorn.run(
-        served,
-        host=args.host,
-        port=args.port,
-        log_config=log_config(),
-        log_level=args.log_level,
-    )
+    serve_like_agent_server(served, args.host, args.port, args.log_level)
     return 0
+
+
+def serve_like_agent_server(app: Starlette, host: str, port: int, log_level: str) -> None:
+    """uvicorn with the same keyword arguments `agent_server serve` passes for one worker."""
+    import uvicorn
+
+    from agent_server.cli import log_config
+
+    uvicorn.run(app, host=host, port=port, log_config=log_config(), log_level=log_level)
 
 
 if __name__ == "__main__":

@@ -155,6 +155,12 @@ def start_bare_app(body_file: Path, etag: str, log_dir: Path) -> ServerProcess:
     return ServerProcess("bare-starlette", args, log_dir, "/health").wait_ready()
 
 
+def start_canned_mcp(log_dir: Path) -> ServerProcess:
+    """The HTTP hop alone (bench/canned_mcp.py): canned MCP answers, for the gateway bench."""
+    args = ["-m", "bench.canned_mcp", "--log-level", "info"]
+    return ServerProcess("canned-mcp", args, log_dir, "/health").wait_ready()
+
+
 def start_registry_app(log_dir: Path) -> ServerProcess:
     """The bench's registry (bench/registry_app.py), for browsing and installs."""
     args = ["-m", "bench.registry_app", "--log-level", "warning"]

@@ -117,7 +117,7 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
     ]
     try:
         for port in ports.values():
-            wait_for(lambda port=port: _listening(port), within=30)
+            wait_for(lambda port=port: listening(port), within=30)
         yield Remote(
             recording=f"http://127.0.0.1:{ports['recording']}/mcp",
             record=record,
@@ -137,7 +137,7 @@ def recorded(record: Path) -> str:
     return record.read_text() if record.exists() else ""
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     try:
         httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
     except httpx.HTTPError:

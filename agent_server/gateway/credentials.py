@@ -19,6 +19,7 @@ from agent_server.probes.failures import ProbeFailed
 from agent_server.secrets import CLIENT
 
 HEADER = "MCP-HEADERS"
+GIVEN_KEY = "agent_server.mcp_headers"  # where /mcp's route leaves the parsed MCP-HEADERS
 AUTHORIZATION = "Authorization"
 _FORBIDDEN = ("\r", "\n", "\0")
 

@@ -16,22 +16,22 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agent_server.gateway.credentials import ClientHeaders
-from agent_server.gateway.tools import GatewayTool, GatewayTools, UnknownTool
+from agent_server.gateway.credentials import GIVEN_KEY, ClientHeaders
+from agent_server.gateway.direct import Direct
+from agent_server.gateway.tools import GatewayTool, GatewayTools, UnknownTool, unavailable
 from agent_server.probes.failures import ProbeFailed
 
 if TYPE_CHECKING:
     from fastmcp import FastMCP
-    from fastmcp.server.http import StarletteWithLifespan
     from fastmcp.tools import Tool
     from fastmcp.utilities.versions import VersionSpec
 
 log = logging.getLogger(__name__)
 
 PATH = "/mcp"
-GIVEN_KEY = "agent_server.mcp_headers"  # where the route leaves the caller's parsed MCP-HEADERS
+__all__ = ["GIVEN_KEY", "PATH", "Gateway", "build_server"]
 DEFAULT_CALL_TIMEOUT = 300.0  # seconds a tool call through /mcp may take
 # How often the watcher looks for configuration changes and idle connections.
 WATCH_INTERVAL = 1.0
@@ -62,9 +62,7 @@ def _tool_class(gateway: GatewayTools) -> type[Tool]:
             except UnknownTool:
                 raise ToolError(f"the tool {self.name!r} is not served any more") from None
             except ProbeFailed as failed:
-                raise ToolError(
-                    f"the MCP server is unavailable ({failed.kind}): {failed.message}"
-                ) from None
+                raise ToolError(unavailable(failed)) from None
             return ToolResult(
                 content=result.content,
                 structured_content=result.structured_content,
@@ -145,7 +143,7 @@ class Gateway:
     def __init__(self, tools: GatewayTools) -> None:
         self.tools = tools
         self._recorder: Any = None
-        self._ready: asyncio.Future[StarletteWithLifespan] | None = None
+        self._ready: asyncio.Future[ASGIApp] | None = None
         self._stop = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._served: frozenset[tuple[str, str]] | None = None
@@ -157,14 +155,20 @@ class Gateway:
         app = await asyncio.shield(self._ready)
         await app(scope, receive, send)
 
-    async def _run(self, ready: asyncio.Future[StarletteWithLifespan]) -> None:
-        """Build the fastmcp app and keep its lifespan open until the gateway stops."""
+    async def _run(self, ready: asyncio.Future[ASGIApp]) -> None:
+        """Build the fastmcp app and keep its lifespan open until the gateway stops.
+
+        Requests go to it through Direct, which answers tools/call and tools/list itself.
+        """
         try:
             await asyncio.to_thread(importlib.import_module, "fastmcp")  # off the event loop
             server, self._recorder = build_server(self.tools)
             app = server.http_app(path=PATH, host_origin_protection=False)
+            # fastmcp's serverInfo stamp, which its server puts on every 2026-era result.
+            stamp = server._mcp_server.server_info_stamp
+            direct = Direct(self.tools, app, stamp, DEFAULT_CALL_TIMEOUT)
             async with app.lifespan(app):
-                ready.set_result(app)
+                ready.set_result(direct)
                 await self._stop.wait()
         except BaseException as exc:
             if not ready.done():

@@ -14,6 +14,7 @@ the child's whole process group killed when the connection closes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Collection, Coroutine
@@ -21,6 +22,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
+
+from agent_server.gateway.plain_http import PlainHTTP, Redirected
 from agent_server.probes.connection import (
     StatusRecorder,
     bounded,
@@ -29,7 +33,7 @@ from agent_server.probes.connection import (
     tools_answer,
     transport_for,
 )
-from agent_server.probes.failures import ProbeFailed
+from agent_server.probes.failures import ProbeFailed, classify, timed_out
 from agent_server.probes.groups import end_groups, exited, recorded_children
 from agent_server.probes.limiter import ProbeLimiter
 from agent_server.probes.logs import withheld_logs
@@ -76,6 +80,9 @@ class Upstream:
         self.busy = 0
         self.last_used = time.monotonic()
         self.retired = False
+        self._plain: PlainHTTP | None = None
+        self._plain_ids = itertools.count(1)
+        self._plain_refused = False  # the server redirected: calls take fastmcp's way
 
     def alive(self) -> bool:
         """False once the connection ended (a stdio child that died, a closed session).
@@ -121,11 +128,91 @@ class Upstream:
         """The server's own answer, `isError` included; ProbeFailed when there is none."""
         return await self._run(self.client.call_tool_mcp(tool, arguments), timeout)
 
+    async def call_raw(
+        self, tool: str, arguments: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        """The server's `tools/call` result as it sent it (parsed JSON, not yet validated);
+        ProbeFailed when there is none.
+
+        The request is the one fastmcp's session would send (its own envelope and headers),
+        but it goes out at the lowest level: one plain HTTP exchange for a streamable-HTTP
+        server at a 2026 protocol version, else the session's own dispatcher (stdio children,
+        older protocol versions, SSE), skipping fastmcp's result models either way.
+        """
+        self.recorder.statuses.clear()
+        try:
+            with withheld_logs():
+                async with asyncio.timeout(timeout):  # in this task: no task of its own per call
+                    return await self._call_raw(tool, arguments)
+        except TimeoutError:
+            raise timed_out(timeout) from None
+        except Exception as failure:
+            raise classify(failure, self.recorder.statuses, self.config, timeout) from None
+
+    async def _call_raw(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        session = self.client.session
+        params = {"name": tool, "arguments": arguments}
+        data: dict[str, Any] = {"method": "tools/call", "params": params}
+        options: dict[str, Any] = {}
+        # The session's stamp: the 2026 envelope (`_meta`) and the MCP-* headers fastmcp sends.
+        session._stamp(data, options)  # type: ignore[arg-type]
+        plain = self._plain_http(session.protocol_version)
+        if plain is not None:
+            request_id = next(self._plain_ids)
+            body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, **data})
+            try:
+                message = await plain.post(request_id, body, options.get("headers") or {})
+            except Redirected:
+                self._plain_refused = True
+            else:
+                return _result(message)
+        raw: dict[str, Any] = await session._dispatcher.send_raw_request(
+            "tools/call",
+            data["params"],
+            options,  # type: ignore[arg-type]
+        )
+        return raw
+
+    def _plain_http(self, version: str | None) -> PlainHTTP | None:
+        """The plain HTTP way to this server, when it reaches it as fastmcp's transport does."""
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        if self._plain_refused:
+            return None
+        if self._plain is None:
+            url = self.config.get("url")
+            if (
+                not isinstance(url, str)
+                or self.config.get("transport") == "sse"
+                or version not in MODERN_PROTOCOL_VERSIONS
+                or not PlainHTTP.serves(url)
+            ):
+                return None
+            self._plain = PlainHTTP(url, self.config.get("headers") or {}, self.recorder)
+        return self._plain
+
     async def close(self) -> None:
+        if self._plain is not None:
+            self._plain.close()
         with withheld_logs():
             closing = asyncio.create_task(self.client.close())
             await asyncio.wait({closing}, timeout=_WIND_DOWN)
         end_groups(self.children)
+
+
+def _result(message: dict[str, Any]) -> dict[str, Any]:
+    """The result of a JSON-RPC answer; MCPError (its code only) for an error answer."""
+    from mcp.shared.exceptions import MCPError
+    from mcp_types import INTERNAL_ERROR
+
+    error = message.get("error")
+    if error is not None:
+        code = error.get("code") if isinstance(error, dict) else None
+        raise MCPError(code=code if type(code) is int else INTERNAL_ERROR, message="error answer")
+    result = message.get("result")
+    if not isinstance(result, dict):
+        raise MCPError(code=INTERNAL_ERROR, message="no result")
+    return result
 
 
 async def _open(key: UpstreamKey, config: dict[str, Any], timeout: float) -> Upstream:

@@ -88,8 +88,22 @@ class ToolSet:
         return None
 
 
+@dataclass(frozen=True)
+class Route:
+    """A call's way: the tool, and its server's pool key and config for this caller."""
+
+    tool: GatewayTool
+    key: UpstreamKey
+    config: dict[str, Any]
+
+
 class UnknownTool(LookupError):
     pass
+
+
+def unavailable(failed: ProbeFailed) -> str:
+    """The tool error of a call whose server gave no answer (our own words only)."""
+    return f"the MCP server is unavailable ({failed.kind}): {failed.message}"
 
 
 class GatewayTools:
@@ -216,14 +230,29 @@ class GatewayTools:
                 out[server.name] = {**supplied, AUTHORIZATION: f"Bearer {token}"}
         return out
 
-    async def call(
-        self, gateway_name: str, arguments: dict[str, Any], timeout: float, given: ClientHeaders
-    ) -> mcp_types.CallToolResult:
-        """The owning server's answer; UnknownTool, or ProbeFailed when it gives none."""
+    async def route(self, gateway_name: str, given: ClientHeaders) -> Route:
+        """Where a call goes: the tool and the connection of its server, for this caller.
+
+        UnknownTool, or ProbeFailed when its server is left out (or lacks a credential).
+        """
         tool_set = await self.tool_set(given)
         found = tool_set.tools.get(gateway_name)
         if found is None:
             raise tool_set.left_out(gateway_name) or UnknownTool(gateway_name)
         key, config = self.served()[found.server].connection(given)
-        async with self.pool.lease(key, config, self.timeout) as upstream:
-            return await upstream.call_tool(found.tool.name, arguments, timeout)
+        return Route(found, key, config)
+
+    async def call(
+        self, gateway_name: str, arguments: dict[str, Any], timeout: float, given: ClientHeaders
+    ) -> mcp_types.CallToolResult:
+        """The owning server's answer; UnknownTool, or ProbeFailed when it gives none."""
+        route = await self.route(gateway_name, given)
+        async with self.pool.lease(route.key, route.config, self.timeout) as upstream:
+            return await upstream.call_tool(route.tool.tool.name, arguments, timeout)
+
+    async def call_raw(
+        self, route: Route, arguments: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        """The owning server's result as it sent it; ProbeFailed when it gives none."""
+        async with self.pool.lease(route.key, route.config, self.timeout) as upstream:
+            return await upstream.call_raw(route.tool.tool.name, arguments, timeout)

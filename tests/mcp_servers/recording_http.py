@@ -5,7 +5,9 @@ usage: recording_http.py PORT RECORD_FILE
 Each HTTP request's headers are appended to RECORD_FILE as one JSON object per line (names in
 lower case), so a test sees exactly what a client sent upstream. Tools: `echo(text)`,
 `whoami()` (the Authorization header this call came with, so two callers with different tokens
-each see their own), `fail()` (an error result) and `structured(n)` (structured content).
+each see their own), `fail()` (an error result), `structured(n)` (structured content) and
+`chatty(text)`, which logs and reports progress before it answers, so its answer comes as an
+event stream with notifications ahead of the result.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 from pathlib import Path
 
 import uvicorn
-from fastmcp import FastMCP
+from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_http_headers
 from starlette.middleware import Middleware
@@ -60,6 +62,13 @@ def main() -> None:
     def structured(n: int) -> dict[str, int]:
         """Structured content: n and its square."""
         return {"n": n, "square": n * n}
+
+    @mcp.tool
+    async def chatty(text: str, ctx: Context) -> str:
+        """Logs and reports progress, then echoes the text."""
+        await ctx.info(f"about to echo {len(text)} characters")
+        await ctx.report_progress(1, 2)
+        return text
 
     app = mcp.http_app(middleware=[Middleware(RecordHeaders, record=record)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
