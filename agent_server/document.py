@@ -71,7 +71,8 @@ def registries(document: Document) -> dict[str, Any]:
 
 def with_registry(document: Document, registry_id: str, config: dict[str, Any] | None) -> Document:
     """The document with one registry set (or removed, for None); the rest shared as it was."""
-    found = dict(registries(document))
+    old = registries(document)
+    found = EntriesDelta(old, frozenset([registry_id]))
     if config is None:
         found.pop(registry_id, None)
     else:
@@ -340,13 +341,30 @@ def without_nulls(config: Any) -> Any:
     return {key: value for key, value in config.items() if value is not None}
 
 
+class EntriesDelta(dict[str, Any]):
+    """A collection made from another by setting or removing a few names, which it remembers.
+
+    A store that keeps one row per entry writes just those rows instead of comparing every entry
+    of a large collection; it trusts the names only while `base_id` is the id of the collection
+    it handed out (alive, so the id is unambiguous) and the sizes agree.
+    """
+
+    __slots__ = ("base_id", "changed")
+
+    def __init__(self, base: dict[str, Any], changed: frozenset[str]) -> None:
+        super().__init__(base)
+        self.base_id = id(base)
+        self.changed = changed
+
+
 def with_server(document: Document, name: str, config: dict[str, Any] | None) -> Document:
     """The document with one user server set (or removed, for None); the rest shared as it was."""
     if config is not None:
         return with_servers(document, {name: config})
     agent = document["agent_settings"]
     mcp = agent.get("mcp_config") or {}
-    servers = dict(mcp_servers(document))
+    old = mcp_servers(document)
+    servers = EntriesDelta(old, frozenset([name]))
     servers.pop(name, None)
     return {
         **document,
@@ -358,7 +376,9 @@ def with_servers(document: Document, changes: dict[str, dict[str, Any]]) -> Docu
     """The document with several user servers set at once; the rest shared as it was."""
     agent = document["agent_settings"]
     mcp = agent.get("mcp_config") or {}
-    servers = {**mcp_servers(document), **changes}
+    old = mcp_servers(document)
+    servers = EntriesDelta(old, frozenset(changes))
+    servers.update(changes)
     return {
         **document,
         "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": servers}},
