@@ -1,0 +1,281 @@
+"""The settings document in PostgreSQL, shared by several replicas.
+
+Each replica caches the document with its version. Every read asks the database for the version
+in one round trip that also brings the rows changed since the cached one (a version check per
+read, no LISTEN/NOTIFY): a read on any replica sees every write acknowledged before it started.
+
+A write runs the change on a fresh document, then writes only the rows it changed and bumps the
+document version in one statement guarded by the version it read (`WHERE version = $n`): when
+another replica won, nothing lands, the change runs again on fresher data (so its preconditions
+are checked again) and the write is retried. See docs/decisions.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.concurrency import run_in_threadpool
+
+from agent_server.document import Document, EntriesDelta, default_document
+from agent_server.errors import StoreUnavailable
+from agent_server.json_codec import dumps
+from agent_server.secrets import SecretCipher
+from agent_server.stores.base import Change
+from agent_server.stores.layout import KINDS, Kind, entries_of, join, rest_of
+from agent_server.stores.postgres_schema import check_keys, ensure_schema
+from agent_server.stores.urls import redact_url
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 1000  # writes lost to other replicas before one gives up (503)
+
+_READ = """
+SELECT NULL::text, NULL::text, version,
+       CASE WHEN version <> %(v)s THEN rest::text END, 0::bigint
+  FROM agent_server_document WHERE id = 1
+UNION ALL
+SELECT kind, name, version, config::text, seq
+  FROM agent_server_entries WHERE version > %(v)s AND (config IS NOT NULL OR %(v)s >= 0)
+"""
+
+_WRITE = """
+WITH bump AS (
+  UPDATE agent_server_document
+     SET version = version + 1,
+         rest = CASE WHEN %(set_rest)s THEN %(rest)s::json ELSE rest END
+   WHERE id = 1 AND version = %(v)s
+  RETURNING version
+), changed AS (
+  INSERT INTO agent_server_entries AS e (kind, name, config, version)
+  SELECT u.k, u.n, u.c::json, bump.version
+    FROM bump, unnest(%(kinds)s::text[], %(names)s::text[], %(configs)s::text[])
+         WITH ORDINALITY AS u(k, n, c, i)
+   ORDER BY u.i
+  ON CONFLICT (kind, name) DO UPDATE
+     SET config = excluded.config, version = excluded.version,
+         seq = CASE WHEN e.config IS NULL THEN excluded.seq ELSE e.seq END
+  RETURNING 1
+)
+SELECT version, (SELECT count(*) FROM changed) FROM bump
+"""
+
+_EMPTY = "SELECT version FROM agent_server_document WHERE id = 1"
+
+
+@dataclass(frozen=True)
+class _Cached:
+    version: int
+    document: Document
+    rest: Document
+
+
+@dataclass
+class _Rows:
+    """What a write sends: the changed entries (None config for a deleted one), maybe the rest."""
+
+    kinds: list[str]
+    names: list[str]
+    configs: list[str | None]
+    rest: Document | None
+
+    @property
+    def empty(self) -> bool:
+        return not self.names and self.rest is None
+
+
+def _changed_names(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Names whose entry is new, replaced or removed: from an EntriesDelta's record when it was
+    made from `old`, else by comparing every entry (a whole-document PATCH)."""
+    if new is old:
+        return []
+    if type(new) is EntriesDelta and new.base_id == id(old):
+        added = sum(1 for name in new.changed if name in new and name not in old)
+        removed = sum(1 for name in new.changed if name in old and name not in new)
+        if len(new) == len(old) + added - removed:
+            return [name for name in new.changed if new.get(name) is not old.get(name)]
+    changed = [name for name, value in new.items() if old.get(name) is not value]
+    if len(new) - sum(1 for name in changed if name not in old) != len(old):
+        changed.extend(name for name in old if name not in new)
+    return changed
+
+
+def plan_rows(cached: _Cached, new: Document) -> tuple[_Rows, Document]:
+    """The rows that turn the cached document into `new`, and `new`'s rest."""
+    rows = _Rows([], [], [], None)
+    for kind in KINDS:
+        old_entries, new_entries = entries_of(cached.document, kind), entries_of(new, kind)
+        for name in _changed_names(old_entries, new_entries):
+            config = new_entries.get(name)
+            if config is not None and config == old_entries.get(name):
+                continue
+            rows.kinds.append(kind)
+            rows.names.append(name)
+            rows.configs.append(None if config is None else dumps(config).decode())
+    rest = rest_of(new)
+    if rest != cached.rest:
+        rows.rest = rest
+    return rows, rest
+
+
+class PostgresStore:
+    """The settings document in PostgreSQL; knows SQL and JSON, not HTTP or secrets."""
+
+    def __init__(self, url: str, *, max_connections: int = 4, timeout: float = 10.0) -> None:
+        self.url = url
+        self._where = redact_url(url)
+        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True},
+            timeout=timeout,
+            open=False,
+            name="agent-server",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except PoolTimeout:
+            self._pool.close()
+            raise StoreUnavailable(
+                f"cannot connect to the PostgreSQL store at {self._where} within {timeout:g}s"
+            ) from None
+        self._lock = threading.Lock()
+        self._cached: _Cached | None = None
+        with self.connection() as conn:
+            ensure_schema(conn)
+
+    @property
+    def where(self) -> str:
+        return self._where
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        """A pooled connection; database failures become StoreUnavailable (503), without the URL's
+        password or any value from a row."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            log.error("PostgreSQL store at %s: %s", self._where, type(exc).__name__)
+            raise StoreUnavailable(
+                f"the PostgreSQL store at {self._where} is unavailable; try again"
+            ) from None
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def remove_stale_temp_files(self) -> int:
+        return 0  # a transaction that dies leaves nothing behind
+
+    def read(self) -> Document:
+        """The current document: one round trip that returns only what changed since the cache."""
+        with self.connection() as conn:
+            return self._refresh(conn).document
+
+    async def write(self, change: Change) -> Document:
+        """`update` from the event loop: inline when no other thread writes, else on a thread."""
+        if self._lock.acquire(blocking=False):
+            try:
+                return self._update_locked(change)
+            finally:
+                self._lock.release()
+        return await run_in_threadpool(self.update, change)
+
+    def update(self, change: Change) -> Document:
+        with self._lock:
+            return self._update_locked(change)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the document row's lock: every replica's write waits until the block ends."""
+        with self._lock, self.connection() as conn, conn.transaction():
+            conn.execute("SELECT version FROM agent_server_document WHERE id = 1 FOR UPDATE")
+            yield
+
+    def check_keys(self, etag_key: bytes, cipher: SecretCipher) -> None:
+        from agent_server.config import ENV_ETAG_KEY, ENV_SECRET_KEY
+
+        with self.connection() as conn:
+            check_keys(conn, etag_key, cipher, ENV_ETAG_KEY, ENV_SECRET_KEY)
+
+    def record_keys(self, etag_key: bytes, cipher: SecretCipher) -> None:
+        """Make these keys the database's (after a migrate replaced its settings)."""
+        with self.connection() as conn:
+            conn.execute(
+                "UPDATE agent_server_document SET etag_key_check = NULL, secret_key_check = NULL "
+                "WHERE id = 1"
+            )
+        self.check_keys(etag_key, cipher)
+
+    def is_empty(self) -> bool:
+        """True while nothing was ever written, or what was written equals the defaults."""
+        with self.connection() as conn:
+            row = conn.execute(_EMPTY).fetchone()
+        if row is not None and row[0] == 0:
+            return True
+        return self.read() == default_document()
+
+    def _update_locked(self, change: Change) -> Document:
+        with self.connection() as conn:
+            for _ in range(MAX_ATTEMPTS):
+                cached = self._refresh(conn)
+                new = change(cached.document)
+                if new is cached.document:
+                    return new
+                rows, rest = plan_rows(cached, new)
+                if rows.empty:
+                    return new
+                found = conn.execute(
+                    _WRITE,
+                    {
+                        "v": cached.version,
+                        "set_rest": rows.rest is not None,
+                        "rest": dumps(rows.rest).decode() if rows.rest is not None else None,
+                        "kinds": rows.kinds,
+                        "names": rows.names,
+                        "configs": rows.configs,
+                    },
+                ).fetchone()
+                if found is not None:
+                    self._cached = _Cached(int(found[0]), new, rest)
+                    return new
+                # Another replica wrote since our read: read again, check and change again.
+        raise StoreUnavailable("the settings are changed too often to write now; try again")
+
+    def _refresh(self, conn: psycopg.Connection[tuple[Any, ...]]) -> _Cached:
+        cached = self._cached
+        since = cached.version if cached is not None else -1
+        rows = conn.execute(_READ, {"v": since}).fetchall()
+        head = next(row for row in rows if row[0] is None)
+        version = int(head[2])
+        if cached is not None and version == cached.version and len(rows) == 1:
+            return cached
+        if cached is not None and version < cached.version:
+            self._cached = None  # the database was replaced (a restore, a forced migrate)
+            return self._refresh(conn)
+        changes = sorted((row for row in rows if row[0] is not None), key=lambda row: row[4])
+        if cached is None:
+            rest = orjson.loads(head[3]) if head[3] is not None else default_document()
+            entries: dict[Kind, dict[str, Any]] = {"server": {}, "registry": {}}
+            if head[3] is None:
+                entries["registry"] = entries_of(rest, "registry")
+                rest = rest_of(rest)
+        else:
+            rest = orjson.loads(head[3]) if head[3] is not None else cached.rest
+            entries = {kind: dict(entries_of(cached.document, kind)) for kind in KINDS}
+        for kind, name, _, config, _ in changes:
+            if config is None:
+                entries[kind].pop(name, None)
+            else:
+                entries[kind][name] = orjson.loads(config)
+        fresh = _Cached(version, join(rest, entries), rest)
+        self._cached = fresh
+        return fresh
