@@ -142,3 +142,9 @@ def start_server() -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def database(postgres_cluster: Cluster) -> str:
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    return postgres_cluster.create_database()
