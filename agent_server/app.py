@@ -71,7 +71,7 @@ def check_secrets(store: Store, cipher: SecretCipher) -> None:
         raise ConfigError(
             f"{store.where} holds {len(failed)} secret(s) that no configured key can decrypt "
             f"(at {shown}). Set {ENV_SECRET_KEY} to the key they were written "
-            f"with, or add that key to {ENV_PREVIOUS_KEYS}. The file was not changed."
+            f"with, or add that key to {ENV_PREVIOUS_KEYS}. Nothing was changed."
         )
 
 

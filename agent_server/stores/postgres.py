@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import psycopg
@@ -131,6 +132,7 @@ class PostgresStore:
     def __init__(self, url: str, *, max_connections: int = 4, timeout: float = 10.0) -> None:
         self.url = url
         self._where = redact_url(url)
+        self._check_reachable(timeout)
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
             url,
             min_size=1,
@@ -151,6 +153,20 @@ class PostgresStore:
         self._cached: _Cached | None = None
         with self.connection() as conn:
             ensure_schema(conn)
+
+    def _check_reachable(self, timeout: float) -> None:
+        """StoreUnavailable at once, with libpq's reason, when the server cannot be reached or
+        refuses us; the pool alone would retry until its timeout and say only that it timed out."""
+        try:
+            psycopg.connect(self.url, connect_timeout=max(1, int(timeout))).close()
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            password = urlsplit(self.url).password
+            if password:
+                reason = reason.replace(password, "***")
+            raise StoreUnavailable(
+                f"cannot connect to the PostgreSQL store at {self._where}: {reason}"
+            ) from None
 
     @property
     def where(self) -> str:
