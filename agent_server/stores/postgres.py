@@ -111,8 +111,10 @@ def _changed_names(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def plan_rows(cached: _Cached, new: Document) -> tuple[_Rows, Document]:
     """The rows that turn the cached document into `new`, and `new`'s rest."""
     rows = _Rows([], [], [], None)
+    written = cached.version > 0  # at version 0 the defaults are served, no row holds them
     for kind in KINDS:
-        old_entries, new_entries = entries_of(cached.document, kind), entries_of(new, kind)
+        old_entries = entries_of(cached.document, kind) if written else {}
+        new_entries = entries_of(new, kind)
         for name in _changed_names(old_entries, new_entries):
             config = new_entries.get(name)
             if config is not None and config == old_entries.get(name):
@@ -121,7 +123,7 @@ def plan_rows(cached: _Cached, new: Document) -> tuple[_Rows, Document]:
             rows.names.append(name)
             rows.configs.append(None if config is None else dumps(config).decode())
     rest = rest_of(new)
-    if rest != cached.rest:
+    if rest != cached.rest or not written:
         rows.rest = rest
     return rows, rest
 

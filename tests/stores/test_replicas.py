@@ -131,6 +131,10 @@ def test_a_write_acknowledged_by_one_replica_is_read_by_the_next_read_on_another
             if i % 10 == 9:  # deletions reach the other replicas too
                 assert writer.delete(f"{BASE}/seen").status_code == 204
                 assert reader.get(f"{BASE}/seen").status_code == 404
+        # The first write stored the default registry with it: every replica still lists it.
+        for http in clients:
+            registries = http.get("/api/settings/mcp-registries").json()["registries"]
+            assert [registry["id"] for registry in registries] == ["official"]
     finally:
         for http in clients:
             http.close()
