@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from pg_cluster import INSTALL_HELP, Cluster, pg_bin
+from scripts.local_postgres import INSTALL_HELP, Cluster, pg_bin
 from starlette.testclient import TestClient
 from support import STORES, ServerProcess, app_client
 

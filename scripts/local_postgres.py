@@ -1,5 +1,10 @@
-"""A real PostgreSQL server for the tests: Debian's initdb and pg_ctl, a temporary data folder, a
-free loopback port, run as an unprivileged user (PostgreSQL refuses root), stopped at the end."""
+"""A local PostgreSQL server from Debian's initdb and pg_ctl, for the tests, the bench and
+`make run-postgres`: a data folder (temporary, or kept like .venv/pg), a loopback port, run as an
+unprivileged user (PostgreSQL refuses root), stopped by whoever started it.
+
+    python scripts/local_postgres.py start DIR PORT   # initdb once, start, print the URL
+    python scripts/local_postgres.py stop DIR
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ import glob
 import os
 import pwd
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
-
-from support import free_port
 
 INSTALL_HELP = (
     "the PostgreSQL store tests need initdb and pg_ctl from Debian's postgresql package: "
@@ -36,13 +43,24 @@ def pg_bin() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-class Cluster:
-    """One PostgreSQL server on 127.0.0.1:<port> with trust authentication for user postgres."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
-    def __init__(self, binaries: Path) -> None:
+
+class Cluster:
+    """One PostgreSQL server on 127.0.0.1:<port> with trust authentication for user postgres.
+
+    With `root` None the data lives in a new temporary folder that `stop` removes.
+    """
+
+    def __init__(self, binaries: Path, root: Path | None = None, port: int | None = None) -> None:
         self.bin = binaries
-        self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="agent-server-pg-"))
+        self.port = port or free_port()
+        self.temporary = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="agent-server-pg-")) if root is None else root
+        self.root.mkdir(parents=True, exist_ok=True)
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
         self._as_user: list[str] = []
@@ -60,6 +78,12 @@ class Cluster:
         )
 
     def start(self) -> Cluster:
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
+        self._start()
+        return self
+
+    def _initdb(self) -> None:
         self._run(
             str(self.bin / "initdb"),
             "-D",
@@ -71,22 +95,22 @@ class Cluster:
             "UTF8",
             "--no-sync",
         )
-        # Speed over durability for a throw-away cluster: the tests kill replicas, never it.
+
+    def _start(self) -> None:
+        # A temporary cluster trades durability for speed: the tests kill replicas, never it.
         # postgres runs as our own child (not daemonized by pg_ctl), so stopping it reaps it.
+        fast = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self.server = subprocess.Popen(
             [*self._as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
              "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+             *(fast if self.temporary else []),
              "-c", "max_connections=400", "-c", "shared_buffers=32MB"],
             stdout=self.log.open("ab"), stderr=subprocess.STDOUT, cwd=self.root,
             start_new_session=True,
         )  # fmt: skip
         self._wait_ready()
-        return self
 
     def _wait_ready(self) -> None:
-        import time
-
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.server is not None
@@ -105,13 +129,15 @@ class Cluster:
         auth = f"postgres:{password}" if password else "postgres"
         return f"postgresql://{auth}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A new empty database; its URL."""
+    def create_database(self, name: str | None = None) -> str:
+        """A new empty database (or `name`, made if missing); its URL."""
         import psycopg
 
-        name = f"t_{uuid.uuid4().hex[:16]}"
+        name = name or f"t_{uuid.uuid4().hex[:16]}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if found.fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
         return self.url(name)
 
     def stop(self) -> None:
@@ -128,4 +154,35 @@ class Cluster:
                 self.server.kill()
                 self.server.wait()
         self.server = None
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self.temporary:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    """`start DIR PORT`: run a kept cluster in the foreground until interrupted."""
+    binaries = pg_bin()
+    if binaries is None or not (binaries / "initdb").exists():
+        print(INSTALL_HELP.replace("`make test`", "make"), file=sys.stderr)
+        return 1
+    if len(argv) != 3 or argv[0] != "start":
+        print(__doc__, file=sys.stderr)
+        return 2
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    cluster = Cluster(binaries, Path(argv[1]).resolve(), int(argv[2])).start()
+    print(cluster.create_database("agent_server"), flush=True)
+    try:
+        while cluster.server is not None and cluster.server.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
