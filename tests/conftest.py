@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from scripts.local_postgres import INSTALL_HELP, Cluster, pg_bin
 from starlette.testclient import TestClient
 from support import STORES, ServerProcess, app_client
 
 from agent_server import Config
+from scripts.local_postgres import INSTALL_HELP, Cluster, pg_bin
 
 # The API suites that exercise the store run against both stores (see docs/decisions.md); the
 # rest of the suite runs against the file store only, to keep `make test` within its time.
