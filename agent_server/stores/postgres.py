@@ -242,15 +242,32 @@ class PostgresStore:
         return self.read() == default_document()
 
     def _update_locked(self, change: Change) -> Document:
+        """Run `change` on the cached document and write it guarded by the cached version.
+
+        The guard makes the first attempt safe without reading first: if any replica wrote since
+        the cached version, nothing lands. Then, and whenever the change refuses (it may have
+        judged a precondition on a stale cache) or changes nothing, it runs again on a fresh read,
+        so every outcome is decided on the database's latest version.
+        """
         with self.connection() as conn:
-            for _ in range(MAX_ATTEMPTS):
+            cached = self._cached
+            fresh = cached is None
+            if cached is None:
                 cached = self._refresh(conn)
-                new = change(cached.document)
-                if new is cached.document:
-                    return new
+            for _ in range(MAX_ATTEMPTS):
+                try:
+                    new = change(cached.document)
+                except Exception:
+                    if fresh:
+                        raise
+                    cached, fresh = self._refresh(conn), True
+                    continue
                 rows, rest = plan_rows(cached, new)
-                if rows.empty:
-                    return new
+                if new is cached.document or rows.empty:
+                    if fresh:
+                        return new
+                    cached, fresh = self._refresh(conn), True
+                    continue
                 found = conn.execute(
                     _WRITE,
                     {
@@ -265,7 +282,8 @@ class PostgresStore:
                 if found is not None:
                     self._cached = _Cached(int(found[0]), new, rest)
                     return new
-                # Another replica wrote since our read: read again, check and change again.
+                # Another replica wrote since: read again, check and change again.
+                cached, fresh = self._refresh(conn), True
         raise StoreUnavailable("the settings are changed too often to write now; try again")
 
     def _refresh(self, conn: psycopg.Connection[tuple[Any, ...]]) -> _Cached:
