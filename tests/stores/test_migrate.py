@@ -54,6 +54,24 @@ def key_env(home: Path) -> dict[str, str]:
     }
 
 
+def filled_source(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """A file-store home filled by `fill`, and what a client saw of it."""
+    source = tmp_path / "source"
+    with app_client(Config(home=source)) as client:
+        fill(client)
+        return source, etags_and_plaintext(client)
+
+
+def on_postgres(tmp_path: Path, database: str, keys: dict[str, str]) -> Config:
+    """A replica's config on `database` with the keys of the migrated settings."""
+    return Config(
+        home=tmp_path / "replica",
+        store=database,
+        secret_key=keys["AGENT_SERVER_SECRET_KEY"],
+        etag_key=keys["AGENT_SERVER_ETAG_KEY"],
+    )
+
+
 def database_tokens(database: str) -> dict[tuple[str, ...], str]:
     """The secret slots as the database rows hold them, text for text."""
     with psycopg.connect(database) as conn:
@@ -73,10 +91,7 @@ def database_tokens(database: str) -> dict[tuple[str, ...], str]:
 def test_migrate_to_postgresql_and_back_keeps_tokens_byte_for_byte_and_etags(
     tmp_path: Path, database: str
 ) -> None:
-    source = tmp_path / "source"
-    with app_client(Config(home=source)) as client:
-        fill(client)
-        before = etags_and_plaintext(client)
+    source, before = filled_source(tmp_path)
     original = (source / "settings.json").read_bytes()
     tokens = secret_tokens(read_settings(source)["agent_settings"])
 
@@ -86,13 +101,7 @@ def test_migrate_to_postgresql_and_back_keeps_tokens_byte_for_byte_and_etags(
     assert database_tokens(database) == tokens
 
     keys = key_env(source)
-    on_postgres = Config(
-        home=tmp_path / "replica",
-        store=database,
-        secret_key=keys["AGENT_SERVER_SECRET_KEY"],
-        etag_key=keys["AGENT_SERVER_ETAG_KEY"],
-    )
-    with app_client(on_postgres) as client:
+    with app_client(on_postgres(tmp_path, database, keys)) as client:
         assert etags_and_plaintext(client) == before
 
     target = tmp_path / "back"
@@ -108,17 +117,10 @@ def test_migrate_to_postgresql_and_back_keeps_tokens_byte_for_byte_and_etags(
 def test_migrate_refuses_a_target_that_holds_settings_unless_forced(
     tmp_path: Path, database: str
 ) -> None:
-    source = tmp_path / "source"
-    with app_client(Config(home=source)) as client:
-        fill(client)
+    source, _ = filled_source(tmp_path)
     keys = key_env(source)
-    on_postgres = Config(
-        home=tmp_path / "replica",
-        store=database,
-        secret_key=keys["AGENT_SERVER_SECRET_KEY"],
-        etag_key=keys["AGENT_SERVER_ETAG_KEY"],
-    )
-    with app_client(on_postgres) as client:  # the target holds one non-default setting only
+    replica = on_postgres(tmp_path, database, keys)
+    with app_client(replica) as client:  # the target holds one non-default setting only
         assert (
             client.patch("/api/settings", json={"misc_settings_diff": {"x": 1}}).status_code == 200
         )
@@ -127,14 +129,14 @@ def test_migrate_refuses_a_target_that_holds_settings_unless_forced(
     refused = run_cli("migrate", "--from", f"file:{source}", "--to", database, env=cli_env())
     assert refused.returncode == 2
     assert "--force" in refused.stderr and "nothing was copied" in refused.stderr
-    with app_client(on_postgres) as client:
+    with app_client(replica) as client:
         assert client.get("/api/settings").json() == held
 
     forced = run_cli(
         "migrate", "--from", f"file:{source}", "--to", database, "--force", env=cli_env()
     )
     assert forced.returncode == 0, forced.stderr
-    with app_client(on_postgres) as client:
+    with app_client(replica) as client:
         assert client.get("/api/settings").json()["misc_settings"] == {"theme": "dark"}
         assert len(client.get(BASE).json()["servers"]) == 6
 
