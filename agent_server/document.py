@@ -71,8 +71,7 @@ def registries(document: Document) -> dict[str, Any]:
 
 def with_registry(document: Document, registry_id: str, config: dict[str, Any] | None) -> Document:
     """The document with one registry set (or removed, for None); the rest shared as it was."""
-    old = registries(document)
-    found = EntriesDelta(old, frozenset([registry_id]))
+    found = dict(registries(document))
     if config is None:
         found.pop(registry_id, None)
     else:
@@ -341,19 +340,30 @@ def without_nulls(config: Any) -> Any:
     return {key: value for key, value in config.items() if value is not None}
 
 
-class EntriesDelta(dict[str, Any]):
-    """A collection made from another by setting or removing a few names, which it remembers.
+class ServersChange(dict[str, Any]):
+    """An mcp_config whose mcpServers was made from another by setting or removing a few names,
+    which it remembers.
 
-    A store that keeps one row per entry writes just those rows instead of comparing every entry
-    of a large collection; it trusts the names only while `base_id` is the id of the collection
-    it handed out (alive, so the id is unambiguous) and the sizes agree.
+    A store that keeps one row per server writes just those rows instead of comparing every
+    server of a large document. The mark sits on the small mcp_config, not on the servers (a
+    dict subclass copies ten times slower than a dict), and names both collections by id: a store
+    trusts it only while both are alive in its hands (so the ids are unambiguous) and the sizes
+    agree.
     """
 
-    __slots__ = ("base_id", "changed")
+    __slots__ = ("base_id", "changed", "servers_id")
 
-    def __init__(self, base: dict[str, Any], changed: frozenset[str]) -> None:
-        super().__init__(base)
+    def __init__(
+        self,
+        mcp: dict[str, Any],
+        servers: dict[str, Any],
+        base: dict[str, Any],
+        changed: frozenset[str],
+    ) -> None:
+        super().__init__(mcp)
+        self["mcpServers"] = servers
         self.base_id = id(base)
+        self.servers_id = id(servers)
         self.changed = changed
 
 
@@ -364,12 +374,10 @@ def with_server(document: Document, name: str, config: dict[str, Any] | None) ->
     agent = document["agent_settings"]
     mcp = agent.get("mcp_config") or {}
     old = mcp_servers(document)
-    servers = EntriesDelta(old, frozenset([name]))
+    servers = dict(old)
     servers.pop(name, None)
-    return {
-        **document,
-        "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": servers}},
-    }
+    marked = ServersChange(mcp, servers, old, frozenset([name]))
+    return {**document, "agent_settings": {**agent, "mcp_config": marked}}
 
 
 def with_servers(document: Document, changes: dict[str, dict[str, Any]]) -> Document:
@@ -377,12 +385,9 @@ def with_servers(document: Document, changes: dict[str, dict[str, Any]]) -> Docu
     agent = document["agent_settings"]
     mcp = agent.get("mcp_config") or {}
     old = mcp_servers(document)
-    servers = EntriesDelta(old, frozenset(changes))
-    servers.update(changes)
-    return {
-        **document,
-        "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": servers}},
-    }
+    servers = {**old, **changes}
+    marked = ServersChange(mcp, servers, old, frozenset(changes))
+    return {**document, "agent_settings": {**agent, "mcp_config": marked}}
 
 
 def resolve_server(

@@ -25,7 +25,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
-from agent_server.document import Document, EntriesDelta, default_document
+from agent_server.document import Document, ServersChange, default_document
 from agent_server.errors import StoreUnavailable
 from agent_server.json_codec import dumps
 from agent_server.secrets import SecretCipher
@@ -92,16 +92,28 @@ class _Rows:
         return not self.names and self.rest is None
 
 
-def _changed_names(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Names whose entry is new, replaced or removed: from an EntriesDelta's record when it was
-    made from `old`, else by comparing every entry (a whole-document PATCH)."""
+def _marked_names(
+    document: Document, old: dict[str, Any], new: dict[str, Any]
+) -> frozenset[str] | None:
+    """The server names a ServersChange in `document` records, when it was made from `old`."""
+    agent = document.get("agent_settings")
+    mcp = agent.get("mcp_config") if isinstance(agent, dict) else None
+    if type(mcp) is not ServersChange or mcp.servers_id != id(new) or mcp.base_id != id(old):
+        return None
+    added = sum(1 for name in mcp.changed if name in new and name not in old)
+    removed = sum(1 for name in mcp.changed if name in old and name not in new)
+    return mcp.changed if len(new) == len(old) + added - removed else None
+
+
+def _changed_names(
+    old: dict[str, Any], new: dict[str, Any], marked: frozenset[str] | None
+) -> list[str]:
+    """Names whose entry is new, replaced or removed: from the change's own record when it has
+    one, else by comparing every entry (a whole-document PATCH)."""
     if new is old:
         return []
-    if type(new) is EntriesDelta and new.base_id == id(old):
-        added = sum(1 for name in new.changed if name in new and name not in old)
-        removed = sum(1 for name in new.changed if name in old and name not in new)
-        if len(new) == len(old) + added - removed:
-            return [name for name in new.changed if new.get(name) is not old.get(name)]
+    if marked is not None:
+        return [name for name in marked if new.get(name) is not old.get(name)]
     changed = [name for name, value in new.items() if old.get(name) is not value]
     if len(new) - sum(1 for name in changed if name not in old) != len(old):
         changed.extend(name for name in old if name not in new)
@@ -115,7 +127,8 @@ def plan_rows(cached: _Cached, new: Document) -> tuple[_Rows, Document]:
     for kind in KINDS:
         old_entries = entries_of(cached.document, kind) if written else {}
         new_entries = entries_of(new, kind)
-        for name in _changed_names(old_entries, new_entries):
+        marked = _marked_names(new, old_entries, new_entries) if kind == "server" else None
+        for name in _changed_names(old_entries, new_entries, marked):
             config = new_entries.get(name)
             if config is not None and config == old_entries.get(name):
                 continue
