@@ -7,8 +7,8 @@
    first all on one replica, then spread over three replicas of one database; target: three
    replicas' throughput >= one's, no error, and every server reads back its writer's last value.
 
-The cluster is a temporary one from scripts/local_postgres.py (fsync off, as in the tests): the
-floor's UPDATE runs on it too, so the ratio compares like with like. Results go to
+The cluster is a temporary one from scripts/local_postgres.py that fsyncs its commits as a
+production database does; the floor's UPDATE runs on it too, so the ratio compares like with like. Results go to
 bench/results/<date>-postgres.md and .json.
 """
 
@@ -105,7 +105,10 @@ def one_size(cluster: Cluster, size: int, count: int, log_dir: Path) -> dict[str
             conn.execute(
                 "UPDATE agent_server_entries SET config = %s::json WHERE kind = 'server' "
                 "AND name = %s",
-                (json.dumps({"command": "x", "env": {"A": f"v-{i}"}}), server_name(i % 100)),
+                (
+                    json.dumps({"command": "x", "env": {"A": f"v-{i}"}}),
+                    server_name(i % min(size, 100)),
+                ),
             )
 
         update_ms = timed(count, update)
@@ -239,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if binaries is None:
         log(INSTALL_HELP)
         return 1
-    cluster = Cluster(binaries).start()
+    cluster = Cluster(binaries, durable=True).start()
     results: dict[str, Any] = {"date": dt.date.today().isoformat(), "sizes": []}
     try:
         with tempfile.TemporaryDirectory(prefix="bench-pg-") as tmp:

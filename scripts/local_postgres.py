@@ -52,13 +52,21 @@ def free_port() -> int:
 class Cluster:
     """One PostgreSQL server on 127.0.0.1:<port> with trust authentication for user postgres.
 
-    With `root` None the data lives in a new temporary folder that `stop` removes.
+    With `root` None the data lives in a new temporary folder that `stop` removes. A durable
+    cluster fsyncs its commits as a production one does; by default only a kept one does.
     """
 
-    def __init__(self, binaries: Path, root: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        binaries: Path,
+        root: Path | None = None,
+        port: int | None = None,
+        durable: bool | None = None,
+    ) -> None:
         self.bin = binaries
         self.port = port or free_port()
         self.temporary = root is None
+        self.durable = not self.temporary if durable is None else durable
         self.root = Path(tempfile.mkdtemp(prefix="agent-server-pg-")) if root is None else root
         self.root.mkdir(parents=True, exist_ok=True)
         self.data = self.root / "data"
@@ -97,13 +105,13 @@ class Cluster:
         )
 
     def _start(self) -> None:
-        # A temporary cluster trades durability for speed: the tests kill replicas, never it.
+        # The tests' cluster trades durability for speed: they kill replicas, never it.
         # postgres runs as our own child (not daemonized by pg_ctl), so stopping it reaps it.
         fast = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self.server = subprocess.Popen(
             [*self._as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
              "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-             *(fast if self.temporary else []),
+             *([] if self.durable else fast),
              "-c", "max_connections=400", "-c", "shared_buffers=32MB"],
             stdout=self.log.open("ab"), stderr=subprocess.STDOUT, cwd=self.root,
             start_new_session=True,

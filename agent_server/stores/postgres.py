@@ -36,7 +36,6 @@ from agent_server.stores.urls import redact_url
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 1000  # writes lost to other replicas before one gives up (503)
 
 _READ = """
 SELECT NULL::text, NULL::text, version,
@@ -69,6 +68,7 @@ SELECT version, (SELECT count(*) FROM changed) FROM bump
 """
 
 _EMPTY = "SELECT version FROM agent_server_document WHERE id = 1"
+_LOCK = "SELECT version FROM agent_server_document WHERE id = 1 FOR UPDATE"
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ class PostgresStore:
     def locked(self) -> Iterator[None]:
         """Hold the document row's lock: every replica's write waits until the block ends."""
         with self._lock, self.connection() as conn, conn.transaction():
-            conn.execute("SELECT version FROM agent_server_document WHERE id = 1 FOR UPDATE")
+            conn.execute(_LOCK)
             yield
 
     def check_keys(self, etag_key: bytes, cipher: SecretCipher) -> None:
@@ -257,47 +257,63 @@ class PostgresStore:
     def _update_locked(self, change: Change) -> Document:
         """Run `change` on the cached document and write it guarded by the cached version.
 
-        The guard makes the first attempt safe without reading first: if any replica wrote since
-        the cached version, nothing lands. Then, and whenever the change refuses (it may have
-        judged a precondition on a stale cache) or changes nothing, it runs again on a fresh read,
-        so every outcome is decided on the database's latest version.
+        The guard makes this first attempt safe without reading first: if any replica wrote
+        since the cached version, nothing lands. Then, and whenever the change refuses (it may
+        have judged a precondition on a stale cache) or changes nothing, it runs once more on a
+        fresh read while holding the document row (`FOR UPDATE`), so every outcome is decided on
+        the database's latest version and a write that lost a race never has to race again.
         """
         with self.connection() as conn:
-            cached = self._cached
-            fresh = cached is None
-            if cached is None:
-                cached = self._refresh(conn)
-            for _ in range(MAX_ATTEMPTS):
-                try:
-                    new = change(cached.document)
-                except Exception:
-                    if fresh:
-                        raise
-                    cached, fresh = self._refresh(conn), True
-                    continue
-                rows, rest = plan_rows(cached, new)
-                if new is cached.document or rows.empty:
-                    if fresh:
-                        return new
-                    cached, fresh = self._refresh(conn), True
-                    continue
-                found = conn.execute(
-                    _WRITE,
-                    {
-                        "v": cached.version,
-                        "set_rest": rows.rest is not None,
-                        "rest": dumps(rows.rest).decode() if rows.rest is not None else None,
-                        "kinds": rows.kinds,
-                        "names": rows.names,
-                        "configs": rows.configs,
-                    },
-                ).fetchone()
-                if found is not None:
-                    self._cached = _Cached(int(found[0]), new, rest)
-                    return new
-                # Another replica wrote since: read again, check and change again.
-                cached, fresh = self._refresh(conn), True
-        raise StoreUnavailable("the settings are changed too often to write now; try again")
+            if self._cached is not None:
+                done = self._attempt(conn, self._cached, change, fresh=False)
+                if done is not None:
+                    return self._settle(done)
+            with conn.transaction():
+                conn.execute(_LOCK)
+                done = self._attempt(conn, self._refresh(conn), change, fresh=True)
+            assert done is not None
+            return self._settle(done)
+
+    def _attempt(
+        self,
+        conn: psycopg.Connection[tuple[Any, ...]],
+        cached: _Cached,
+        change: Change,
+        fresh: bool,
+    ) -> tuple[Document, _Cached | None] | None:
+        """(the document, the cache entry it makes) or None when a stale cache decided nothing."""
+        try:
+            new = change(cached.document)
+        except Exception:
+            if fresh:
+                raise
+            return None
+        rows, rest = plan_rows(cached, new)
+        if new is cached.document or rows.empty:
+            return (new, None) if fresh else None
+        found = conn.execute(
+            _WRITE,
+            {
+                "v": cached.version,
+                "set_rest": rows.rest is not None,
+                "rest": dumps(rows.rest).decode() if rows.rest is not None else None,
+                "kinds": rows.kinds,
+                "names": rows.names,
+                "configs": rows.configs,
+            },
+        ).fetchone()
+        if found is None:
+            if fresh:  # cannot happen while the row is held; refuse rather than guess
+                raise StoreUnavailable("the settings changed during a write; try again")
+            return None
+        return new, _Cached(int(found[0]), new, rest)
+
+    def _settle(self, done: tuple[Document, _Cached | None]) -> Document:
+        """Remember what a committed write made; its document."""
+        new, cached = done
+        if cached is not None:
+            self._cached = cached
+        return new
 
     def _refresh(self, conn: psycopg.Connection[tuple[Any, ...]]) -> _Cached:
         cached = self._cached
