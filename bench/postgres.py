@@ -8,8 +8,8 @@
    replicas' throughput >= one's, no error, and every server reads back its writer's last value.
 
 The cluster is a temporary one from scripts/local_postgres.py that fsyncs its commits as a
-production database does; the floor's UPDATE runs on it too, so the ratio compares like with like. Results go to
-bench/results/<date>-postgres.md and .json.
+production database does; the floor's UPDATE runs on it too, so the ratio compares like with
+like. Results go to bench/results/<date>-postgres.md and .json.
 """
 
 from __future__ import annotations
