@@ -4,10 +4,11 @@ Each replica caches the document with its version. Every read asks the database 
 in one round trip that also brings the rows changed since the cached one (a version check per
 read, no LISTEN/NOTIFY): a read on any replica sees every write acknowledged before it started.
 
-A write runs the change on a fresh document, then writes only the rows it changed and bumps the
-document version in one statement guarded by the version it read (`WHERE version = $n`): when
-another replica won, nothing lands, the change runs again on fresher data (so its preconditions
-are checked again) and the write is retried. See docs/decisions.md.
+A write runs the change on the cached document, then writes only the rows it changed and bumps
+the document version in one statement guarded by the cached version (`WHERE version = $n`): when
+another replica wrote since, nothing lands, and the change runs once more on a fresh read while
+the document row is held (`FOR UPDATE`), so its preconditions are checked against the latest
+version. See docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -342,5 +343,7 @@ class PostgresStore:
             else:
                 entries[kind][name] = orjson.loads(config)
         fresh = _Cached(version, join(rest, entries), rest)
-        self._cached = fresh
+        current = self._cached
+        if current is None or current.version <= version:  # a slower reader never rolls back
+            self._cached = fresh
         return fresh
