@@ -70,7 +70,7 @@ def _count(value: str | None, default: int) -> int:
 
 
 def _path(value: str | None) -> Path | None:
-    return Path(value).expanduser() if (value or "").strip() else None
+    return Path(value).expanduser() if value and value.strip() else None
 
 
 def _seconds(value: str | None, default: float) -> float:
@@ -213,6 +213,7 @@ def write_key_file(home: Path, keys: list[str]) -> None:
 
 def load_keys(config: Config) -> tuple[str, tuple[str, ...]]:
     """(current, previous) keys; with no key configured, those in `<home>/secret.key`."""
+    file_previous: tuple[str, ...]
     if config.secret_key is not None:
         current, file_previous = config.secret_key, ()
         if not is_valid_key(current):

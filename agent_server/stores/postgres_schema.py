@@ -54,14 +54,14 @@ def ensure_schema(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         exists = conn.execute("SELECT to_regclass('agent_server_schema_log')").fetchone()
         if exists is None or exists[0] is None:
             for statement in _CREATE:
-                conn.execute(statement)  # type: ignore[call-overload]
+                conn.execute(statement)
             conn.execute(
                 "INSERT INTO agent_server_schema_log (version) VALUES (%s)", (SCHEMA_VERSION,)
             )
             return
         row = conn.execute("SELECT max(version) FROM agent_server_schema_log").fetchone()
         found = row[0] if row else None
-        if found is not None and found > SCHEMA_VERSION:
+        if isinstance(found, int) and found > SCHEMA_VERSION:
             raise ConfigError(
                 f"the database holds schema version {found}, newer than this server's "
                 f"({SCHEMA_VERSION}): upgrade agent-server; nothing was changed"
