@@ -47,11 +47,13 @@ SELECT kind, name, version, config::text, seq
   FROM agent_server_entries WHERE version > %(v)s AND (config IS NOT NULL OR %(v)s >= 0)
 """
 
+# A write guarded by the whole document's version: nothing lands if anyone wrote since.
 _WRITE = """
 WITH bump AS (
   UPDATE agent_server_document
      SET version = version + 1,
-         rest = CASE WHEN %(set_rest)s THEN %(rest)s::json ELSE rest END
+         rest = CASE WHEN %(set_rest)s THEN %(rest)s::json ELSE rest END,
+         rest_version = CASE WHEN %(set_rest)s THEN version + 1 ELSE rest_version END
    WHERE id = 1 AND version = %(v)s
   RETURNING version
 ), changed AS (
@@ -68,6 +70,33 @@ WITH bump AS (
 SELECT version, (SELECT count(*) FROM changed) FROM bump
 """
 
+# A write of a few servers, guarded by those servers' rows and the rest of the document only:
+# it lands although other servers changed since the version it read. ON CONFLICT DO UPDATE
+# checks each row's latest committed version (not the statement's snapshot), and waits for a
+# writer of the same row, so a row written since makes the count short: the statement then
+# raises and nothing of it lands. Every writer takes the document row first, so they queue there.
+_WRITE_ENTRIES = """
+WITH bump AS (
+  UPDATE agent_server_document SET version = version + 1
+   WHERE id = 1 AND rest_version <= %(v)s
+  RETURNING version
+), changed AS (
+  INSERT INTO agent_server_entries AS e (kind, name, config, version)
+  SELECT u.k, u.n, u.c::json, bump.version
+    FROM bump, unnest(%(kinds)s::text[], %(names)s::text[], %(configs)s::text[])
+         WITH ORDINALITY AS u(k, n, c, i)
+   ORDER BY u.i
+  ON CONFLICT (kind, name) DO UPDATE
+     SET config = excluded.config, version = excluded.version,
+         seq = CASE WHEN e.config IS NULL THEN excluded.seq ELSE e.seq END
+   WHERE e.version <= %(v)s
+  RETURNING 1
+)
+SELECT CASE WHEN (SELECT count(*) FROM changed) = %(n)s THEN version
+            ELSE agent_server_conflict() END
+  FROM bump
+"""
+
 _EMPTY = "SELECT version FROM agent_server_document WHERE id = 1"
 _LOCK = "SELECT version FROM agent_server_document WHERE id = 1 FOR UPDATE"
 
@@ -81,12 +110,14 @@ class _Cached:
 
 @dataclass
 class _Rows:
-    """What a write sends: the changed entries (None config for a deleted one), maybe the rest."""
+    """What a write sends: the changed entries (None config for a deleted one), maybe the rest;
+    `servers_only` when it is a few servers a ServersChange named, and nothing else."""
 
     kinds: list[str]
     names: list[str]
     configs: list[str | None]
     rest: Document | None
+    servers_only: bool = False
 
     @property
     def empty(self) -> bool:
@@ -125,10 +156,13 @@ def plan_rows(cached: _Cached, new: Document) -> tuple[_Rows, Document]:
     """The rows that turn the cached document into `new`, and `new`'s rest."""
     rows = _Rows([], [], [], None)
     written = cached.version > 0  # at version 0 the defaults are served, no row holds them
+    marked_only = True
     for kind in KINDS:
         old_entries = entries_of(cached.document, kind) if written else {}
         new_entries = entries_of(new, kind)
         marked = _marked_names(new, old_entries, new_entries) if kind == "server" else None
+        if kind == "server":
+            marked_only = marked is not None
         for name in _changed_names(old_entries, new_entries, marked):
             config = new_entries.get(name)
             if config is not None and config == old_entries.get(name):
@@ -139,6 +173,7 @@ def plan_rows(cached: _Cached, new: Document) -> tuple[_Rows, Document]:
     rest = rest_of(new)
     if rest != cached.rest or not written:
         rows.rest = rest
+    rows.servers_only = marked_only and rows.rest is None and set(rows.kinds) == {"server"}
     return rows, rest
 
 
@@ -292,17 +327,31 @@ class PostgresStore:
         rows, rest = plan_rows(cached, new)
         if new is cached.document or rows.empty:
             return (new, None) if fresh else None
-        found = conn.execute(
-            _WRITE,
-            {
-                "v": cached.version,
-                "set_rest": rows.rest is not None,
-                "rest": dumps(rows.rest).decode() if rows.rest is not None else None,
-                "kinds": rows.kinds,
-                "names": rows.names,
-                "configs": rows.configs,
-            },
-        ).fetchone()
+        params = {
+            "v": cached.version,
+            "kinds": rows.kinds,
+            "names": rows.names,
+            "configs": rows.configs,
+        }
+        if rows.servers_only and not fresh:
+            try:
+                found = conn.execute(_WRITE_ENTRIES, {**params, "n": len(rows.names)}).fetchone()
+            except psycopg.errors.SerializationFailure:
+                return None  # one of these servers changed since: decide again, fresh
+            if found is None:
+                return None  # the rest of the document changed since
+            version = int(found[0])
+            if version == cached.version + 1:
+                return new, _Cached(version, new, rest)
+            # Other servers changed in between: the cache keeps its version (with this write in
+            # it) and reads the rows written since, this write's included, right away, so the
+            # next write of the same server is not refused by its own row's newer version.
+            self._cached = _Cached(cached.version, new, rest)
+            self._refresh(conn)
+            return new, None
+        params["set_rest"] = rows.rest is not None
+        params["rest"] = dumps(rows.rest).decode() if rows.rest is not None else None
+        found = conn.execute(_WRITE, params).fetchone()
         if found is None:
             if fresh:  # cannot happen while the row is held; refuse rather than guess
                 raise StoreUnavailable("the settings changed during a write; try again")

@@ -30,6 +30,7 @@ _CREATE = [
         id integer PRIMARY KEY CHECK (id = 1),
         version bigint NOT NULL,
         rest json,
+        rest_version bigint NOT NULL DEFAULT 0,
         etag_key_check text,
         secret_key_check text)""",
     # One row per MCP server and per registry: the stored config exactly as written (json keeps
@@ -43,6 +44,12 @@ _CREATE = [
         seq bigserial NOT NULL,
         PRIMARY KEY (kind, name))""",
     "CREATE INDEX agent_server_entries_version ON agent_server_entries (version)",
+    # What an entry write calls when an entry it writes changed since the version it read: the
+    # error undoes the whole statement (the version bump included).
+    """CREATE FUNCTION agent_server_conflict() RETURNS bigint LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'an entry changed since it was read' USING ERRCODE = '40001';
+        END $$""",
     "INSERT INTO agent_server_document (id, version) VALUES (1, 0)",
 ]
 

@@ -178,3 +178,25 @@ def test_killing_a_replica_mid_write_loses_no_acknowledged_write(
         # And the database still takes writes from the replicas that live.
         assert http.put(f"{BASE}/after", json={"command": "tool"}).status_code == 201
     assert len(acknowledged) >= 40
+
+
+def test_unconditional_patches_of_one_server_on_three_replicas_lose_no_field(
+    replicas: list[ServerProcess],
+) -> None:
+    """Each PATCH merges into the stored config: one built on a stale copy must not land."""
+    with replicas[0].client() as http:
+        assert http.put(f"{BASE}/shared", json={"command": "tool"}).status_code == 201
+
+    def add_keys(thread: int) -> list[int]:
+        statuses = []
+        for i in range(5):
+            with replicas[(thread + i) % 3].client(timeout=30) as http:
+                response = http.patch(f"{BASE}/shared", json={"env": {f"K{thread}_{i}": "v"}})
+            statuses.append(response.status_code)
+        return statuses
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(add_keys, range(8))) == [[200] * 5] * 8
+    with replicas[1].client() as http:
+        env = http.get(f"{BASE}/shared", headers={"X-Expose-Secrets": "plaintext"}).json()
+    assert set(env["config"]["env"]) == {f"K{t}_{i}" for t in range(8) for i in range(5)}
