@@ -1,6 +1,6 @@
 # make run: install into .venv and serve on 127.0.0.1:8000 with home ~/.agent_server.
-# make test: install the dev extras, the TypeScript client's npm packages and Debian's chromium
-# (where missing and root), then run the whole suite.
+# make test: install the dev extras, the TypeScript client's npm packages, Debian's chromium and
+# postgresql (where missing and root), then run the whole suite.
 # make bench: install the bench extras and run bench/ (BENCH_ARGS=--quick for a short run).
 # make run-postgres: a local PostgreSQL cluster in .venv/pg and the server on it (docs/deploy.md).
 PYTHON ?= python3.11

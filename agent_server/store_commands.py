@@ -8,7 +8,6 @@ a PostgreSQL target records its keyed check (every replica must then be given th
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -123,10 +122,11 @@ def run(args: argparse.Namespace) -> int:
         f"{summary['to']} and checked the copy: tokens and ETags are unchanged",
         file=sys.stderr,
     )
-    if store_kind(args.target) != "file" and not os.environ.get(ENV_ETAG_KEY):
+    if store_kind(args.target) != "file":
         print(
-            f"every replica serving {summary['to']} needs {ENV_ETAG_KEY} set to this ETag key "
-            f"(and {ENV_SECRET_KEY} to the secret key)",
+            f"every replica serving {summary['to']} needs the same keys: {ENV_SECRET_KEY} and "
+            f"{ENV_ETAG_KEY} (64 hex digits, as in etag.key), from the environment or the "
+            "file store's secret.key and etag.key this copy used",
             file=sys.stderr,
         )
     return 0
