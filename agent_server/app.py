@@ -150,10 +150,14 @@ def create_app(config: Config) -> Starlette:
     cipher = load_cipher(config)
     etag_key = load_etag_key_of(config)
     store = open_store(config.store, config.home)
-    store.remove_stale_temp_files()
-    seal_url_queries(store, cipher)
-    check_secrets(store, cipher)
-    store.check_keys(etag_key, cipher)
+    try:
+        store.remove_stale_temp_files()
+        seal_url_queries(store, cipher)
+        check_secrets(store, cipher)
+        store.check_keys(etag_key, cipher)
+    except BaseException:
+        store.close()  # a refused start leaves no connection open
+        raise
     managed = Managed()
     if config.managed_config is not None:
         managed = load_managed(config.managed_config, cipher, os.environ)
