@@ -47,16 +47,8 @@ SELECT kind, name, version, config::text, seq
   FROM agent_server_entries WHERE version > %(v)s AND (config IS NOT NULL OR %(v)s >= 0)
 """
 
-# A write guarded by the whole document's version: nothing lands if anyone wrote since.
-_WRITE = """
-WITH bump AS (
-  UPDATE agent_server_document
-     SET version = version + 1,
-         rest = CASE WHEN %(set_rest)s THEN %(rest)s::json ELSE rest END,
-         rest_version = CASE WHEN %(set_rest)s THEN version + 1 ELSE rest_version END
-   WHERE id = 1 AND version = %(v)s
-  RETURNING version
-), changed AS (
+# The changed entries, upserted at the bumped version (`{guard}`: an optional WHERE of the update).
+_UPSERT = """
   INSERT INTO agent_server_entries AS e (kind, name, config, version)
   SELECT u.k, u.n, u.c::json, bump.version
     FROM bump, unnest(%(kinds)s::text[], %(names)s::text[], %(configs)s::text[])
@@ -65,8 +57,20 @@ WITH bump AS (
   ON CONFLICT (kind, name) DO UPDATE
      SET config = excluded.config, version = excluded.version,
          seq = CASE WHEN e.config IS NULL THEN excluded.seq ELSE e.seq END
+   {guard}
   RETURNING 1
-)
+"""
+
+# A write guarded by the whole document's version: nothing lands if anyone wrote since.
+_WRITE = f"""
+WITH bump AS (
+  UPDATE agent_server_document
+     SET version = version + 1,
+         rest = CASE WHEN %(set_rest)s THEN %(rest)s::json ELSE rest END,
+         rest_version = CASE WHEN %(set_rest)s THEN version + 1 ELSE rest_version END
+   WHERE id = 1 AND version = %(v)s
+  RETURNING version
+), changed AS ({_UPSERT.format(guard="")})
 SELECT version, (SELECT count(*) FROM changed) FROM bump
 """
 
@@ -75,23 +79,12 @@ SELECT version, (SELECT count(*) FROM changed) FROM bump
 # checks each row's latest committed version (not the statement's snapshot), and waits for a
 # writer of the same row, so a row written since makes the count short: the statement then
 # raises and nothing of it lands. Every writer takes the document row first, so they queue there.
-_WRITE_ENTRIES = """
+_WRITE_ENTRIES = f"""
 WITH bump AS (
   UPDATE agent_server_document SET version = version + 1
    WHERE id = 1 AND rest_version <= %(v)s
   RETURNING version
-), changed AS (
-  INSERT INTO agent_server_entries AS e (kind, name, config, version)
-  SELECT u.k, u.n, u.c::json, bump.version
-    FROM bump, unnest(%(kinds)s::text[], %(names)s::text[], %(configs)s::text[])
-         WITH ORDINALITY AS u(k, n, c, i)
-   ORDER BY u.i
-  ON CONFLICT (kind, name) DO UPDATE
-     SET config = excluded.config, version = excluded.version,
-         seq = CASE WHEN e.config IS NULL THEN excluded.seq ELSE e.seq END
-   WHERE e.version <= %(v)s
-  RETURNING 1
-)
+), changed AS ({_UPSERT.format(guard="WHERE e.version <= %(v)s")})
 SELECT CASE WHEN (SELECT count(*) FROM changed) = %(n)s THEN version
             ELSE agent_server_conflict() END
   FROM bump
