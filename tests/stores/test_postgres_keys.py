@@ -5,14 +5,17 @@ password never reaches a log or a message."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 from cryptography.fernet import Fernet
 from replicas import SESSION_KEY, Keys
 from support import ServerProcess, run_cli, run_refused
 
 BASE = "/api/settings/mcp-servers"
+Serve = Callable[[dict[str, str]], ServerProcess]
 CANARY_PASSWORD = "canary-pw-7f3a9c"
 SECRET = "canary-env-secret-1234"
 
@@ -30,10 +33,21 @@ def database_state(database: str) -> list[tuple[object, ...]]:
     return [*document, *entries]
 
 
-def serve_once(tmp_path: Path, env: dict[str, str]) -> ServerProcess:
-    home = tmp_path / f"home-{secrets.token_hex(4)}"
-    home.mkdir()
-    return ServerProcess(home, env=env).wait_ready()
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], ServerProcess]]:
+    """Start a replica (in a home of its own) with `env`; every one is stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(env: dict[str, str]) -> ServerProcess:
+        home = tmp_path / f"home-{secrets.token_hex(4)}"
+        home.mkdir()
+        server = ServerProcess(home, env=env)
+        started.append(server)
+        return server.wait_ready()
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 def write_secret(server: ServerProcess) -> str:
@@ -44,10 +58,10 @@ def write_secret(server: ServerProcess) -> str:
 
 
 def test_a_replica_with_a_wrong_key_refuses_to_start_and_changes_nothing(
-    tmp_path: Path, database: str
+    serve: Serve, database: str
 ) -> None:
     keys = Keys()
-    first = serve_once(tmp_path, keys.env(database))
+    first = serve(keys.env(database))
     write_secret(first)
     before = database_state(database)
 
@@ -73,10 +87,10 @@ def test_a_replica_with_a_wrong_key_refuses_to_start_and_changes_nothing(
 
 
 def test_a_wrong_secret_key_is_refused_even_before_any_secret_is_stored(
-    tmp_path: Path, database: str
+    serve: Serve, database: str
 ) -> None:
     keys = Keys()
-    serve_once(tmp_path, keys.env(database)).stop()
+    serve(keys.env(database)).stop()
     before = database_state(database)
     refused = run_refused(
         "serve", env=keys.env(database, AGENT_SERVER_SECRET_KEY=Fernet.generate_key().decode())
@@ -106,7 +120,9 @@ def test_the_postgresql_store_refuses_to_start_without_its_keys_naming_the_varia
     assert "AGENT_SERVER_ETAG_KEY" in bad_etag.stderr and "64 hex digits" in bad_etag.stderr
 
 
-def test_keys_may_come_from_key_files_given_by_path(tmp_path: Path, database: str) -> None:
+def test_keys_may_come_from_key_files_given_by_path(
+    serve: Serve, tmp_path: Path, database: str
+) -> None:
     keys = Keys()
     (tmp_path / "secret").write_text(keys.secret + "\n")
     (tmp_path / "etag").write_text(keys.etag + "\n")
@@ -114,9 +130,9 @@ def test_keys_may_come_from_key_files_given_by_path(tmp_path: Path, database: st
     del env["AGENT_SERVER_SECRET_KEY"], env["AGENT_SERVER_ETAG_KEY"]
     env["AGENT_SERVER_SECRET_KEY_FILE"] = str(tmp_path / "secret")
     env["AGENT_SERVER_ETAG_KEY_FILE"] = str(tmp_path / "etag")
-    from_files = serve_once(tmp_path, env)
+    from_files = serve(env)
     etag = write_secret(from_files)
-    from_env = serve_once(tmp_path, keys.env(database))
+    from_env = serve(keys.env(database))
     with from_env.client() as http:
         read = http.get(f"{BASE}/tool", headers={"X-Expose-Secrets": "plaintext"})
     assert read.headers["etag"] == etag
@@ -125,9 +141,9 @@ def test_keys_may_come_from_key_files_given_by_path(tmp_path: Path, database: st
     from_env.stop()
 
 
-def test_rotate_key_against_the_database(tmp_path: Path, database: str) -> None:
+def test_rotate_key_against_the_database(serve: Serve, database: str) -> None:
     keys = Keys()
-    server = serve_once(tmp_path, keys.env(database))
+    server = serve(keys.env(database))
     etag = write_secret(server)
     server.stop()
     tokens_before = database_state(database)
@@ -144,7 +160,7 @@ def test_rotate_key_against_the_database(tmp_path: Path, database: str) -> None:
         "retire-keys", "--store", database, env=keys.env(database, AGENT_SERVER_SECRET_KEY=new_key)
     )
     assert retired.returncode == 0, retired.stderr
-    again = serve_once(tmp_path, keys.env(database, AGENT_SERVER_SECRET_KEY=new_key))
+    again = serve(keys.env(database, AGENT_SERVER_SECRET_KEY=new_key))
     with again.client() as http:
         read = http.get(f"{BASE}/tool", headers={"X-Expose-Secrets": "plaintext"})
     assert read.json()["config"]["env"] == {"TOKEN": SECRET}
@@ -156,11 +172,11 @@ def test_rotate_key_against_the_database(tmp_path: Path, database: str) -> None:
 
 
 def test_the_database_password_never_reaches_a_log_or_a_message(
-    tmp_path: Path, database: str, postgres_cluster: object
+    serve: Serve, database: str
 ) -> None:
     keys = Keys()
     with_password = database.replace("postgres@", f"postgres:{CANARY_PASSWORD}@")
-    server = serve_once(tmp_path, keys.env(with_password))
+    server = serve(keys.env(with_password))
     write_secret(server)
     with server.client() as http:
         assert CANARY_PASSWORD not in http.get("/api/settings").text
