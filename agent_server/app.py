@@ -22,6 +22,7 @@ from agent_server.config import (
     check_max_probes,
     check_registry_times,
     load_cipher,
+    load_etag_key_of,
     load_session_keys,
 )
 from agent_server.context import AppContext
@@ -35,7 +36,7 @@ from agent_server.heap import freeze_startup_heap
 from agent_server.managed import Managed, load_managed
 from agent_server.migrations import seal_url_queries
 from agent_server.openapi import build_openapi
-from agent_server.preconditions import ETagSigner, load_etag_key
+from agent_server.preconditions import ETagSigner
 from agent_server.probes import ProbeLimiter, ToolCache
 from agent_server.registries.catalog import RegistryCatalog
 from agent_server.registries.client import RegistryFailed, RegistryReader
@@ -47,13 +48,13 @@ from agent_server.security.headers import SecurityHeaders
 from agent_server.security.home import prepare_home
 from agent_server.security.session_keys import SESSION_KEY_FILE, SessionKeyMiddleware
 from agent_server.servers import ServerCatalog
-from agent_server.stores import SettingsStore
+from agent_server.stores import Store, open_store
 from sdk.models import ErrorBody, ValidationErrorBody
 
 log = logging.getLogger(__name__)
 
 
-def check_secrets(store: SettingsStore, cipher: SecretCipher) -> None:
+def check_secrets(store: Store, cipher: SecretCipher) -> None:
     """Refuse to serve a document whose secrets no configured key opens; nothing is changed.
 
     Each token's HMAC is checked rather than the token decrypted: at ten thousand servers
@@ -72,9 +73,9 @@ def check_secrets(store: SettingsStore, cipher: SecretCipher) -> None:
     if failed:
         shown = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
         raise ConfigError(
-            f"{store.path} holds {len(failed)} secret(s) that no configured key can decrypt "
+            f"{store.where} holds {len(failed)} secret(s) that no configured key can decrypt "
             f"(at {shown}). Set {ENV_SECRET_KEY} to the key they were written "
-            f"with, or add that key to {ENV_PREVIOUS_KEYS}. The file was not changed."
+            f"with, or add that key to {ENV_PREVIOUS_KEYS}. Nothing was changed."
         )
 
 
@@ -151,14 +152,20 @@ def create_app(config: Config) -> Starlette:
     check_gateway_times(config)
     prepare_home(config.home)
     cipher = load_cipher(config)
-    store = SettingsStore(config.home)
-    store.remove_stale_temp_files()
-    seal_url_queries(store, cipher)
-    check_secrets(store, cipher)
+    etag_key = load_etag_key_of(config)
+    store = open_store(config.store, config.home)
+    try:
+        store.remove_stale_temp_files()
+        seal_url_queries(store, cipher)
+        check_secrets(store, cipher)
+        store.check_keys(etag_key, cipher)
+    except BaseException:
+        store.close()  # a refused start leaves no connection open
+        raise
     managed = Managed()
     if config.managed_config is not None:
         managed = load_managed(config.managed_config, cipher, os.environ)
-    signer = ETagSigner(load_etag_key(config.home))
+    signer = ETagSigner(etag_key)
     servers = ServerCatalog(signer, cipher, managed.servers)
     registries = RegistryCatalog(signer, cipher, managed.registries)
     session_keys = load_session_keys(config)
@@ -183,6 +190,7 @@ def create_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with gateway.lifespan():
             yield
+        store.close()
 
     app = Starlette(
         routes=routes,

@@ -13,16 +13,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agent_server import mcp_commands
+from agent_server import mcp_commands, store_commands
 from agent_server.config import (
     ENV_PREVIOUS_KEYS,
     ENV_SECRET_KEY,
     KEY_FILE,
     Config,
+    load_etag_key_of,
     load_keys,
     split_list,
     write_key_file,
 )
+from agent_server.durable import write_private_file
 from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
 from agent_server.heap import freeze_startup_heap
 from agent_server.migrations import seal_url_queries
@@ -34,10 +36,14 @@ from agent_server.secrets import (
 )
 from agent_server.security.guard import host_name
 from agent_server.security.home import prepare_home
-from agent_server.stores import SettingsStore
+from agent_server.stores import Store, open_store
 from agent_server.web.login import issue_login_code
 
 EXIT_REFUSED = 2
+STORE_HELP = (
+    "where the settings live: file: (settings.json in the home, the default), file:DIR, or "
+    "postgresql://user@host/database (env AGENT_SERVER_STORE)"
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -92,6 +98,8 @@ def serve(args: argparse.Namespace) -> int:
         overrides["mcp_idle_seconds"] = args.mcp_idle_seconds
     if args.mcp_timeout is not None:
         overrides["mcp_timeout"] = args.mcp_timeout
+    if args.store is not None:
+        overrides["store"] = args.store
     config = dataclasses.replace(config, **overrides)
     if config.no_auth and not is_loopback(args.host) and not args.insecure:
         raise ConfigError(
@@ -140,17 +148,43 @@ def _key_config(args: argparse.Namespace) -> Config:
     config = Config.from_env()
     if args.home:
         config = dataclasses.replace(config, home=Path(args.home).expanduser())
+    if args.store is not None:
+        config = dataclasses.replace(config, store=args.store)
     prepare_home(config.home)
     return config
+
+
+def _write_keys(config: Config, keys: list[str]) -> None:
+    """The key file learns `keys` (current first): the one named by path, else the home's."""
+    if config.secret_key_file is not None:
+        write_private_file(config.secret_key_file, ("\n".join(keys) + "\n").encode())
+    else:
+        write_key_file(config.home, keys)
+
+
+def _key_file(config: Config) -> Path | None:
+    """The key file rotate-key and retire-keys rewrite; None when the key comes from env."""
+    if config.secret_key is not None:
+        return None
+    return config.secret_key_file or config.home / KEY_FILE
 
 
 def rotate_key(args: argparse.Namespace) -> int:
     config = _key_config(args)
     current, previous = load_keys(config)
+    store = open_store(config.store, config.home)
+    try:
+        return _rotate(args, config, store, current, previous)
+    finally:
+        store.close()
+
+
+def _rotate(
+    args: argparse.Namespace, config: Config, store: Store, current: str, previous: tuple[str, ...]
+) -> int:
     old = SecretCipher(current, previous)
     new_key = generate_key()
     new = SecretCipher(new_key)
-    store = SettingsStore(config.home)
     seal_url_queries(store, old)
     rotated = 0
 
@@ -160,24 +194,30 @@ def rotate_key(args: argparse.Namespace) -> int:
         return new.encrypt(old.decrypt(token))
 
     def rotate(document: dict[str, Any]) -> dict[str, Any]:
+        nonlocal rotated
+        rotated = 0  # a shared store may run the change again on fresher data
         return map_document_secrets(document, reencrypt)
 
     try:
         # Every token must open before anything is written, the key file included.
         for _loc, token in document_secret_values(store.read()):
             old.decrypt(token)
-        if config.secret_key is None:
+        if _key_file(config) is not None:
             # The key file learns the new key first (keeping the old ones), so a crash between
             # the two writes leaves a file that still opens every stored secret.
-            write_key_file(config.home, [new_key, current, *previous])
-        store.update(rotate, journal=False)
+            _write_keys(config, [new_key, current, *previous])
+        store.update(rotate)
+        store.forget_history()  # no token under the old key stays beside the document
+        if config.shared_store:
+            # The database's key check (stores/postgres_schema.py) follows the new key.
+            store.check_keys(load_etag_key_of(config), SecretCipher(new_key, (current, *previous)))
     except (StoreUnavailable, SecretUnavailable) as exc:
         raise ConfigError(f"{exc}; nothing was rotated") from None
-    print(f"re-encrypted {rotated} secret(s) in {store.path} under a new key", file=sys.stderr)
+    print(f"re-encrypted {rotated} secret(s) in {store.where} under a new key", file=sys.stderr)
     if args.retire:
         return _retire(config, store, SecretCipher(new_key), new_key, printed_key=True)
-    if config.secret_key is None:
-        print(f"{config.home / KEY_FILE} now holds the new key first", file=sys.stderr)
+    if _key_file(config) is not None:
+        print(f"{_key_file(config)} now holds the new key first", file=sys.stderr)
     print("set these for the next start:", file=sys.stderr)
     print(f"{ENV_SECRET_KEY}={new_key}")
     print(f"{ENV_PREVIOUS_KEYS}={','.join([current, *previous])}")
@@ -187,12 +227,15 @@ def rotate_key(args: argparse.Namespace) -> int:
 def retire_keys(args: argparse.Namespace) -> int:
     config = _key_config(args)
     current, previous = load_keys(config)
-    store = SettingsStore(config.home)
-    return _retire(config, store, SecretCipher(current, previous), current, printed_key=False)
+    store = open_store(config.store, config.home)
+    try:
+        return _retire(config, store, SecretCipher(current, previous), current, printed_key=False)
+    finally:
+        store.close()
 
 
 def _retire(
-    config: Config, store: SettingsStore, cipher: SecretCipher, current: str, printed_key: bool
+    config: Config, store: Store, cipher: SecretCipher, current: str, printed_key: bool
 ) -> int:
     """Drop every previous key once no stored token needs one, so a leaked old key opens
     nothing written from now on; refused, with nothing changed, while a token still does."""
@@ -205,15 +248,15 @@ def _retire(
             ]
             if stale:
                 raise ConfigError(
-                    f"{len(stale)} secret(s) in {store.path} are still encrypted under a "
+                    f"{len(stale)} secret(s) in {store.where} are still encrypted under a "
                     "previous key: run `agent-server rotate-key` first; no key was retired"
                 )
-            if config.secret_key is None:
-                write_key_file(config.home, [current])
+            if _key_file(config) is not None:
+                _write_keys(config, [current])
     except StoreUnavailable as exc:
         raise ConfigError(f"{exc}; no key was retired") from None
-    if config.secret_key is None:
-        print(f"{config.home / KEY_FILE} now holds only the current key", file=sys.stderr)
+    if _key_file(config) is not None:
+        print(f"{_key_file(config)} now holds only the current key", file=sys.stderr)
     if printed_key:
         print("set this for the next start:", file=sys.stderr)
         print(f"{ENV_SECRET_KEY}={current}")
@@ -295,6 +338,7 @@ def parser() -> argparse.ArgumentParser:
         help="seconds the gateway (/mcp) gives a server to start and list its tools "
         "(env AGENT_SERVER_MCP_TIMEOUT; default 15)",
     )
+    run.add_argument("--store", help=STORE_HELP)
     run.add_argument("--log-level", default="info")
     run.set_defaults(func=serve)
 
@@ -310,6 +354,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="then drop the previous keys from secret.key (see retire-keys)",
     )
+    rotate.add_argument("--store", help=STORE_HELP)
     rotate.set_defaults(func=rotate_key)
 
     retire = commands.add_parser(
@@ -317,7 +362,10 @@ def parser() -> argparse.ArgumentParser:
         help="drop the previous keys once every stored secret is under the current key",
     )
     retire.add_argument("--home", help="the settings folder (env AGENT_SERVER_HOME)")
+    retire.add_argument("--store", help=STORE_HELP)
     retire.set_defaults(func=retire_keys)
+
+    store_commands.add_parser(commands)
 
     mcp_commands.add_parser(commands)
     return root

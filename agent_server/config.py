@@ -46,6 +46,10 @@ ENV_MCP_IDLE_SECONDS = "AGENT_SERVER_MCP_IDLE_SECONDS"
 DEFAULT_MCP_IDLE_SECONDS = 300.0
 ENV_MCP_TIMEOUT = "AGENT_SERVER_MCP_TIMEOUT"
 DEFAULT_MCP_TIMEOUT = 15.0
+ENV_STORE = "AGENT_SERVER_STORE"
+ENV_SECRET_KEY_FILE = "AGENT_SERVER_SECRET_KEY_FILE"
+ENV_ETAG_KEY = "AGENT_SERVER_ETAG_KEY"
+ENV_ETAG_KEY_FILE = "AGENT_SERVER_ETAG_KEY_FILE"
 
 
 def split_list(value: str | None) -> tuple[str, ...]:
@@ -63,6 +67,10 @@ def _count(value: str | None, default: int) -> int:
         return int(value or "")
     except ValueError:
         return 0  # refused with the same message as any other count below 1
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value and value.strip() else None
 
 
 def _seconds(value: str | None, default: float) -> float:
@@ -91,6 +99,10 @@ class Config:
     registry_timeout: float = DEFAULT_REGISTRY_TIMEOUT
     mcp_idle_seconds: float = DEFAULT_MCP_IDLE_SECONDS
     mcp_timeout: float = DEFAULT_MCP_TIMEOUT
+    store: str | None = None  # None or file:... for settings.json, postgresql://... for PostgreSQL
+    secret_key_file: Path | None = None
+    etag_key: str | None = None
+    etag_key_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
@@ -111,6 +123,10 @@ class Config:
             registry_timeout=_seconds(env.get(ENV_REGISTRY_TIMEOUT), DEFAULT_REGISTRY_TIMEOUT),
             mcp_idle_seconds=_seconds(env.get(ENV_MCP_IDLE_SECONDS), DEFAULT_MCP_IDLE_SECONDS),
             mcp_timeout=_seconds(env.get(ENV_MCP_TIMEOUT), DEFAULT_MCP_TIMEOUT),
+            store=env.get(ENV_STORE) or None,
+            secret_key_file=_path(env.get(ENV_SECRET_KEY_FILE)),
+            etag_key=env.get(ENV_ETAG_KEY) or None,
+            etag_key_file=_path(env.get(ENV_ETAG_KEY_FILE)),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -130,10 +146,23 @@ class Config:
             ENV_REGISTRY_TIMEOUT: repr(self.registry_timeout),
             ENV_MCP_IDLE_SECONDS: repr(self.mcp_idle_seconds),
             ENV_MCP_TIMEOUT: repr(self.mcp_timeout),
+            ENV_STORE: self.store or "",
+            ENV_SECRET_KEY_FILE: str(self.secret_key_file or ""),
+            ENV_ETAG_KEY_FILE: str(self.etag_key_file or ""),
         }
         if self.secret_key:
             env[ENV_SECRET_KEY] = self.secret_key
+        if self.etag_key:
+            env[ENV_ETAG_KEY] = self.etag_key
         return env
+
+    @property
+    def shared_store(self) -> bool:
+        """Whether the store is a database other replicas share: keys then never come from the
+        home, which is one replica's own."""
+        from agent_server.stores.urls import store_kind
+
+        return store_kind(self.store) == "postgresql"
 
 
 def check_max_probes(config: Config) -> None:
@@ -184,6 +213,7 @@ def write_key_file(home: Path, keys: list[str]) -> None:
 
 def load_keys(config: Config) -> tuple[str, tuple[str, ...]]:
     """(current, previous) keys; with no key configured, those in `<home>/secret.key`."""
+    file_previous: tuple[str, ...]
     if config.secret_key is not None:
         current, file_previous = config.secret_key, ()
         if not is_valid_key(current):
@@ -191,6 +221,14 @@ def load_keys(config: Config) -> tuple[str, tuple[str, ...]]:
                 f"{ENV_SECRET_KEY} is not a valid Fernet key (32 url-safe base64-encoded bytes); "
                 "make one with: agent-server keygen"
             )
+    elif config.secret_key_file is not None:
+        current, file_previous = _keys_from_file(config.secret_key_file, ENV_SECRET_KEY_FILE)
+    elif config.shared_store:
+        raise ConfigError(
+            f"the PostgreSQL store needs the secret key every replica shares: set "
+            f"{ENV_SECRET_KEY} (make one with: agent-server keygen) or {ENV_SECRET_KEY_FILE} "
+            "to a file that holds it"
+        )
     else:
         prepare_home(config.home)
         keys = read_key_file(config.home)
@@ -212,6 +250,62 @@ def load_keys(config: Config) -> tuple[str, tuple[str, ...]]:
                 "it takes comma-separated keys made by: agent-server keygen"
             )
     return current, (*config.previous_secret_keys, *file_previous)
+
+
+def _keys_from_file(path: Path, variable: str) -> tuple[str, tuple[str, ...]]:
+    """(current, previous) from a key file in secret.key's form: the current key first."""
+    try:
+        keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except OSError as exc:
+        raise ConfigError(
+            f"{variable} names {path}, which cannot be read ({exc.strerror})"
+        ) from None
+    if not keys or not all(is_valid_key(key) for key in keys):
+        raise ConfigError(
+            f"{path} ({variable}) must hold Fernet keys, one a line, the current one first "
+            "(make one with: agent-server keygen)"
+        )
+    return keys[0], tuple(keys[1:])
+
+
+def parse_etag_key(text: str, where: str) -> bytes:
+    """An ETag key in etag.key's form: hex, at least 32 bytes."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        key = b""
+    if len(key) < 32:
+        raise ConfigError(
+            f"{where} is not an ETag key: it takes 64 hex digits, as a home's etag.key holds "
+            '(make one with: python3 -c "import secrets; print(secrets.token_hex(32))")'
+        )
+    return key
+
+
+def load_etag_key_of(config: Config) -> bytes:
+    """The ETag key: from the environment or a key file when given, else the home's etag.key
+    (file store only: every replica of a shared store must be given the same key)."""
+    from agent_server.preconditions import load_etag_key
+
+    if config.etag_key is not None:
+        return parse_etag_key(config.etag_key, ENV_ETAG_KEY)
+    if config.etag_key_file is not None:
+        try:
+            text = config.etag_key_file.read_text()
+        except OSError as exc:
+            raise ConfigError(
+                f"{ENV_ETAG_KEY_FILE} names {config.etag_key_file}, which cannot be read "
+                f"({exc.strerror})"
+            ) from None
+        return parse_etag_key(text, f"{config.etag_key_file} ({ENV_ETAG_KEY_FILE})")
+    if config.shared_store:
+        raise ConfigError(
+            f"the PostgreSQL store needs the ETag key every replica shares: set {ENV_ETAG_KEY} "
+            "to 64 hex digits (the form of a home's etag.key; make one with: python3 -c "
+            f'"import secrets; print(secrets.token_hex(32))") or {ENV_ETAG_KEY_FILE} to a file '
+            "that holds it"
+        )
+    return load_etag_key(config.home)
 
 
 def load_cipher(config: Config) -> SecretCipher:

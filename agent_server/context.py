@@ -18,13 +18,13 @@ from agent_server.rendered import RenderedAnswers
 from agent_server.secrets import SecretCipher
 from agent_server.security.session_keys import KeyScope
 from agent_server.servers import ServerCatalog
-from agent_server.stores import SettingsStore
+from agent_server.stores import Store
 
 
 @dataclass(frozen=True)
 class AppContext:
     config: Config
-    store: SettingsStore
+    store: Store
     cipher: SecretCipher
     servers: ServerCatalog
     registries: RegistryCatalog

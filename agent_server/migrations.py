@@ -12,7 +12,7 @@ from typing import Any
 from agent_server.document import Document
 from agent_server.errors import StoreUnavailable
 from agent_server.secrets import Loc, SecretCipher, looks_like_token, map_agent_secrets
-from agent_server.stores import SettingsStore
+from agent_server.stores import Store
 
 log = logging.getLogger(__name__)
 _URL_SLOT_DEPTH = 4  # ("mcp_config", "mcpServers", name, "url")
@@ -30,7 +30,7 @@ def _any_query(document: Document) -> bool:
     )
 
 
-def seal_url_queries(store: SettingsStore, cipher: SecretCipher) -> int:
+def seal_url_queries(store: Store, cipher: SecretCipher) -> int:
     """Encrypt every plaintext URL query of the stored servers; the count sealed."""
     sealed = 0
 

@@ -58,7 +58,14 @@ def server_env() -> dict[str, str]:
 class ServerProcess:
     """One server subprocess; `cpu_seconds()` sums user+system time over it and its children."""
 
-    def __init__(self, name: str, args: list[str], log_dir: Path, ready_path: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        log_dir: Path,
+        ready_path: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
@@ -70,7 +77,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             command,
             cwd=REPO,
-            env=server_env(),
+            env={**server_env(), **(extra_env or {})},
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

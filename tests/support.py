@@ -19,6 +19,32 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 MASK = "**********"
 
+# Homes whose settings live in PostgreSQL (the suites that run against both stores): home -> the
+# environment that points a server process or the CLI at its database and its keys. The keys
+# stay in the home's key files, given by path, so a test reads and rotates them as with a file.
+STORES: dict[Path, dict[str, str]] = {}
+
+
+def store_env(home: Path | None) -> dict[str, str]:
+    return STORES.get(home, {}) if home is not None else {}
+
+
+def _postgres_state(home: Path) -> tuple[int, dict[str, Any]]:
+    """(document version, document) of a PostgreSQL home, read by a fresh store."""
+    import psycopg
+
+    from agent_server.stores.postgres import PostgresStore
+
+    url = STORES[home]["AGENT_SERVER_STORE"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT version FROM agent_server_document").fetchone()
+    store = PostgresStore(url)
+    try:
+        document = json.loads(json.dumps(store.read()))
+    finally:
+        store.close()
+    return (int(row[0]) if row else 0), document
+
 
 # Debian's chromium as the browser tests start it: no sandbox (root), and no background
 # connections, which this machine's closed network would refuse.
@@ -77,7 +103,17 @@ def free_port() -> int:
 
 
 def read_settings(home: Path) -> dict[str, Any]:
+    """The stored document: settings.json, or what the home's PostgreSQL database holds."""
+    if home in STORES:
+        return _postgres_state(home)[1]
     return json.loads((home / "settings.json").read_text())
+
+
+def settings_written(home: Path) -> bool:
+    """Whether anything was ever written: settings.json exists, or the database's version moved."""
+    if home in STORES:
+        return _postgres_state(home)[0] > 0
+    return (home / "settings.json").exists()
 
 
 def secret_tokens(agent: dict[str, Any]) -> dict[tuple[str, ...], str]:
@@ -102,12 +138,19 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def with_store(env: dict[str, str] | None, home: Path | None) -> dict[str, str]:
+    """`env` (or cli_env()) plus what points a process at the home's store, where env lacks it."""
+    base = env if env is not None else cli_env()
+    return {**store_env(home), **base}
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
+    home = Path(args[args.index("--home") + 1]) if "--home" in args[:-1] else None
     return subprocess.run(
         [sys.executable, "-m", "agent_server", *args],
-        env=env if env is not None else cli_env(),
+        env=with_store(env, home),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -163,7 +206,7 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = home
-        self.env = env if env is not None else cli_env()
+        self.env = with_store(env, home)
         folder = log_dir if log_dir is not None else home.parent if home is not None else None
         if folder is None:
             raise ValueError("a ServerProcess needs a home or a log_dir")
@@ -183,7 +226,7 @@ class ServerProcess:
                 *home_args,
                 *args,
             ],
-            env=env if env is not None else cli_env(),
+            env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -254,7 +297,11 @@ def run_refused(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 
 
 def settings_bytes(home: Path) -> bytes:
-    """The exact bytes of settings.json, to prove a request left the file alone."""
+    """The exact bytes of settings.json (or the database's version and document), to prove a
+    request left the store alone."""
+    if home in STORES:
+        version, document = _postgres_state(home)
+        return f"{version}:".encode() + json.dumps(document).encode()
     return (home / "settings.json").read_bytes()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from support import ServerProcess, cli_env, read_settings, serving
+from support import STORES, ServerProcess, cli_env, read_settings, serving, settings_bytes
 
 BASE = "/api/settings/mcp-servers"
 SECRET = "canary-http-details-71c2"
@@ -48,8 +48,11 @@ def create(http: httpx.Client, name: str, config: dict[str, Any] = STDIO) -> str
     return response.headers["etag"]
 
 
-def file_version(home: Path) -> tuple[int, int]:
-    """(inode, mtime): every write renames a new file into place with a later mtime."""
+def file_version(home: Path) -> object:
+    """(inode, mtime): every write renames a new file into place with a later mtime; in
+    PostgreSQL, the document's version (every write bumps it) with the document."""
+    if home in STORES:
+        return settings_bytes(home)
     st = os.stat(home / "settings.json")
     return st.st_ino, st.st_mtime_ns
 

@@ -16,7 +16,17 @@ from typing import Any
 import httpx
 import pytest
 from starlette.testclient import TestClient
-from support import MASK, ROOT, ServerProcess, cli_env, free_port, read_settings, run_refused
+from support import (
+    MASK,
+    ROOT,
+    ServerProcess,
+    cli_env,
+    free_port,
+    read_settings,
+    run_refused,
+    settings_bytes,
+    settings_written,
+)
 
 BASE = "/api/settings/mcp-servers"
 PLAINTEXT = {"X-Expose-Secrets": "plaintext"}
@@ -79,8 +89,7 @@ def managed_client(make_client: Callable[..., TestClient], managed_path: Path) -
 
 
 def settings_text(home: Path) -> str:
-    path = home / "settings.json"
-    return path.read_text() if path.exists() else ""
+    return settings_bytes(home).decode() if settings_written(home) else ""
 
 
 def assert_no_managed_secret(text: str) -> None:
@@ -170,7 +179,7 @@ def test_creating_a_user_server_with_a_managed_name_is_403(
         response = managed_client.put(url("corp-search"), json=USER, headers=headers)
         assert response.status_code == 403
         assert MANAGED_TEXT in response.json()["detail"]
-    assert not (home / "settings.json").exists()
+    assert not settings_written(home)
     assert managed_client.get(url("corp-search")).json()["source"] == "managed"
 
 
@@ -315,4 +324,4 @@ def test_a_missing_env_variable_keeps_the_server_from_starting(tmp_path: Path, h
     assert ENV_KEY not in result.stderr + result.stdout
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-    assert not (home / "settings.json").exists()
+    assert not settings_written(home)

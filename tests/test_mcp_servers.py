@@ -18,7 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 from fastmcp.mcp_config import MCPConfig as FastMCPConfig
 from starlette.testclient import TestClient
-from support import MASK, read_settings, secret_tokens
+from support import MASK, read_settings, secret_tokens, settings_bytes, settings_written
 
 BASE = "/api/settings/mcp-servers"
 PLAINTEXT = {"X-Expose-Secrets": "plaintext"}
@@ -73,10 +73,6 @@ def stored_servers(home: Path) -> dict[str, Any]:
 
 def tokens(home: Path) -> dict[tuple[str, ...], str]:
     return secret_tokens(read_settings(home)["agent_settings"])
-
-
-def settings_bytes(home: Path) -> bytes:
-    return (home / "settings.json").read_bytes()
 
 
 def assert_no_canary(text: str) -> None:
@@ -323,7 +319,7 @@ def test_invalid_names_are_400_with_the_rule(
     detail = response.json()["detail"]
     assert "128" in detail
     assert "_ . @ : -" in detail
-    assert not (home / "settings.json").exists()
+    assert not settings_written(home)
 
 
 def test_names_of_allowed_characters_up_to_128_are_accepted(client: TestClient) -> None:
@@ -713,12 +709,12 @@ def test_an_encoded_slash_never_reaches_another_route(
     client: TestClient, home: Path, suffix: str
 ) -> None:
     assert client.put(f"{BASE}/x", json={"command": "x"}).status_code == 201
-    before = (home / "settings.json").read_bytes()
+    before = settings_bytes(home)
     for method in ("GET", "PUT", "PATCH", "DELETE"):
         response = client.request(method, f"{BASE}/x%2F{suffix.lstrip('/') or 'y'}", json={})
         # /x/tools of a server x that exists would answer 200: the encoded slash must not
         assert response.status_code in (404, 405), (method, response.status_code)
-    assert (home / "settings.json").read_bytes() == before
+    assert settings_bytes(home) == before
 
 
 @pytest.mark.parametrize("encoded", ["%2E", "%2E%2E"])

@@ -21,7 +21,14 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from starlette.testclient import TestClient
-from support import ServerProcess, cli_env, read_settings, run_cli, secret_tokens
+from support import (
+    ServerProcess,
+    cli_env,
+    read_settings,
+    run_cli,
+    secret_tokens,
+    settings_bytes,
+)
 
 BASE = "/api/settings/mcp-servers"
 PLAINTEXT = {"X-Expose-Secrets": "plaintext"}
@@ -80,6 +87,7 @@ def test_same_content_same_etag_in_every_expose_mode(client: TestClient, home: P
     assert back.headers["etag"] == first
 
 
+@pytest.mark.file_only("another home is another settings.json; a shared store has one key")
 def test_etag_does_not_depend_on_fernet_tokens(
     make_client: Callable[..., TestClient], tmp_path: Path, home: Path
 ) -> None:
@@ -143,6 +151,7 @@ def _unkeyed_digests(config: dict[str, Any]) -> list[str]:
     return forms
 
 
+@pytest.mark.file_only("another home is another settings.json; a shared store has one key")
 def test_etag_is_keyed_per_home(
     make_client: Callable[..., TestClient], tmp_path: Path, home: Path
 ) -> None:
@@ -329,7 +338,7 @@ def test_existence_comes_before_preconditions(client: TestClient) -> None:
 
 def test_preconditions_come_before_validation(client: TestClient, home: Path) -> None:
     etag = create(client, "files", STDIO)
-    before = (home / "settings.json").read_bytes()
+    before = settings_bytes(home)
     bad_bodies: list[dict[str, Any]] = [
         {"content": b'{"command": ', "headers": {"content-type": "application/json"}},
         {"content": b"[]", "headers": {"content-type": "application/json"}},
@@ -355,7 +364,7 @@ def test_preconditions_come_before_validation(client: TestClient, home: Path) ->
             headers={"If-Match": etag, "content-type": "application/json"},
         )
         assert malformed.status_code == 400
-    assert (home / "settings.json").read_bytes() == before
+    assert settings_bytes(home) == before
 
 
 # --- 428 Precondition Required ------------------------------------------------------------------

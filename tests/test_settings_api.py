@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from support import MASK, disk_tokens, read_settings, settings_bytes
+from support import MASK, disk_tokens, read_settings, settings_bytes, settings_written
 
 URL = "/api/settings"
 
@@ -81,13 +81,13 @@ def test_get_without_file_returns_defaults_and_creates_no_file(
         "misc_settings": {},
         "llm_api_key_is_set": False,
     }
-    assert not (home / "settings.json").exists()
+    assert not settings_written(home)
 
 
 def test_first_write_creates_the_file_in_the_documented_shape(
     client: TestClient, home: Path
 ) -> None:
-    assert not (home / "settings.json").exists()
+    assert not settings_written(home)
 
     response = patch(client, misc={"theme": "dark"})
 
@@ -680,7 +680,7 @@ def test_422_on_llm_model_names_the_field_from_a_fresh_home(client: TestClient, 
     assert response.status_code == 422
     assert ["agent_settings", "llm", "model"] in [e["loc"] for e in assert_detail_only(response)]
     assert "canary-" not in response.text
-    assert not (home / "settings.json").exists()
+    assert not settings_written(home)
 
 
 def test_a_failed_write_does_not_leave_secrets_in_later_reads_or_the_file(

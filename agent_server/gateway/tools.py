@@ -31,7 +31,7 @@ from agent_server.gateway.pool import UpstreamKey, UpstreamPool
 from agent_server.gateway.tool_rules import served_tools
 from agent_server.probes.failures import ProbeFailed
 from agent_server.servers import ServerCatalog
-from agent_server.stores import SettingsStore
+from agent_server.stores import Store
 
 if TYPE_CHECKING:
     import mcp_types
@@ -109,7 +109,7 @@ def unavailable(failed: ProbeFailed) -> str:
 class GatewayTools:
     def __init__(
         self,
-        store: SettingsStore,
+        store: Store,
         servers: ServerCatalog,
         pool: UpstreamPool,
         pins: PinStore,

@@ -194,19 +194,21 @@ class SettingsStore:
         with self._thread_lock, self._file_lock:
             yield
 
-    def update(self, change: Callable[[Document], Document], *, journal: bool = True) -> Document:
+    def update(self, change: Callable[[Document], Document]) -> Document:
         """Apply `change` to the current document under the lock and durably write the result.
 
         `change` returns a new document (or the same object for no change) and may raise to
-        abort: then nothing is written. With `journal` False the journal is emptied instead of
-        told the change: a key rotation leaves no token under the old key beside the file.
+        abort: then nothing is written.
         """
         with self._thread_lock, self._file_lock:
-            return self._update_locked(change, journal)
+            return self._update_locked(change)
 
-    def _update_locked(
-        self, change: Callable[[Document], Document], journal: bool = True
-    ) -> Document:
+    def forget_history(self) -> None:
+        """Empty the journal: the values it holds stay only in settings.json."""
+        with self._thread_lock, self._file_lock:
+            self._journal.clear()
+
+    def _update_locked(self, change: Callable[[Document], Document]) -> Document:
         current = self.read()
         new = change(current)
         if new is current:
@@ -215,9 +217,7 @@ class SettingsStore:
         data = encode_document(new)
 
         def record(st: os.stat_result) -> None:  # what changed, for the other processes
-            if not journal:
-                self._journal.record(previous, _stamp(st), None)
-            elif not self._journal.alone():
+            if not self._journal.alone():
                 found = encoded_changes(changes(current, new), len(data))
                 self._journal.record(previous, _stamp(st), found)
 

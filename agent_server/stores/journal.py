@@ -136,6 +136,15 @@ class Journal:
             document = apply(document, changed)
         return document
 
+    def clear(self) -> None:
+        """Keep no write (under the store's lock)."""
+        self._write(_sealed([]), [])
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
     def alone(self) -> bool:
         """True when no other process has the journal open: nobody holds a cached version for
         it to bring up to date, so a write need not work out what it changed.

@@ -35,6 +35,11 @@ class ProcessLock:
         assert self._fd is not None
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
     def __enter__(self) -> ProcessLock:
         self.acquire()
         return self

@@ -5,6 +5,7 @@ registry in a new document, and version 1 documents read as before and upgraded 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from starlette.testclient import TestClient
-from support import MASK, read_settings, run_cli, settings_bytes
+from support import MASK, read_settings, run_cli, settings_bytes, settings_written
 
 from agent_server import Config, create_app
 from agent_server.errors import ConfigError
@@ -47,7 +48,7 @@ def test_a_new_document_lists_the_official_registry(client: TestClient, home: Pa
     assert listed.headers["etag"] == listed.json()["etag"]
     again = client.get(BASE, headers={"If-None-Match": listed.headers["etag"]})
     assert again.status_code == 304
-    assert not (home / "settings.json").exists()
+    assert not settings_written(home)
 
 
 def test_header_values_are_secrets_stored_encrypted_and_read_redacted(
@@ -58,7 +59,7 @@ def test_header_values_are_secrets_stored_encrypted_and_read_redacted(
     assert created.status_code == 201, created.text
     assert created.headers["location"] == f"{BASE}/acme"
     assert created.json()["config"]["headers"] == {"Authorization": MASK}
-    assert TOKEN not in (home / "settings.json").read_text()
+    assert TOKEN not in settings_bytes(home).decode()
     stored = read_settings(home)["mcp_registries"]["acme"]["headers"]["Authorization"]
     assert stored.startswith("gAAAAA")
     for response in (client.get(BASE), client.get(f"{BASE}/acme")):
@@ -181,12 +182,13 @@ def test_managed_registries_are_listed_read_only_and_always_redacted(
         refused = client.request(method, f"{BASE}/corp", json=body)
         assert refused.status_code == 403, method
         assert "managed" in refused.json()["detail"]
-    assert not (home / "settings.json").exists()
+    assert not settings_written(home)
 
 
 V1_SERVER = {"command": "uvx", "args": ["files"], "env": {"TOKEN": "canary-v1-env-44d0"}}
 
 
+@pytest.mark.file_only("a version 1 settings.json is a file's history")
 def test_a_version_1_file_reads_as_before_and_is_upgraded_on_first_write(
     config: Config, make_client: Callable[..., TestClient], home: Path
 ) -> None:
@@ -249,7 +251,7 @@ def test_a_registry_secret_no_key_opens_stops_the_start(config: Config, client: 
     before = settings_bytes(config.home)
 
     with pytest.raises(ConfigError) as refused:
-        create_app(Config(home=config.home, secret_key=Fernet.generate_key().decode()))
+        create_app(dataclasses.replace(config, secret_key=Fernet.generate_key().decode()))
 
     assert "mcp_registries.acme.headers.Authorization" in str(refused.value)
     assert TOKEN not in str(refused.value)

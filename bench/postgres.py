@@ -1,0 +1,271 @@
+"""The PostgreSQL store under load: `python -m bench.postgres` (`make bench` runs it too).
+
+1. One-server PATCH (one env value) against a database of 10, 1,000, 10,000 and 100,000 servers,
+   one client, median latency; target: at most 2 x (a bare `UPDATE` of one row through the same
+   driver + the bare-Starlette floor), both measured in the same run on the same cluster.
+2. 16 writers, each PATCHing its own server with If-Match (the ETag its last write answered),
+   first all on one replica, then spread over three replicas of one database; target: three
+   replicas' throughput >= one's, no error, and every server reads back its writer's last value.
+
+The cluster is a temporary one from scripts/local_postgres.py that fsyncs its commits as a
+production database does; the floor's UPDATE runs on it too, so the ratio compares like with
+like. Results go to bench/results/<date>-postgres.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.procs import ServerProcess, start_bare_app
+from bench.seed import SECRET_KEY, SESSION_HEADERS, SESSION_KEY, build_document, server_name
+from bench.stats import median
+from scripts.local_postgres import INSTALL_HELP, Cluster, pg_bin
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WRITERS = 16
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def seed(url: str, size: int) -> None:
+    """The bench document written through the store itself (rows exactly as a server writes)."""
+    from agent_server.document import default_registries
+    from agent_server.stores.postgres import PostgresStore
+
+    document = {**build_document(size), "schema_version": 2, "mcp_registries": default_registries()}
+    store = PostgresStore(url)
+    try:
+        store.update(lambda _current: document)
+    finally:
+        store.close()
+
+
+def replica(url: str, etag_key: str, log_dir: Path) -> ServerProcess:
+    env = {
+        "AGENT_SERVER_STORE": url,
+        "AGENT_SERVER_SECRET_KEY": SECRET_KEY,
+        "AGENT_SERVER_ETAG_KEY": etag_key,
+        "AGENT_SERVER_SESSION_API_KEYS": SESSION_KEY,
+    }
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=log_dir))
+    args = ["-m", "agent_server", "serve", "--home", str(home), "--log-level", "warning"]
+    return ServerProcess("agent-server-pg", args, log_dir, "/health", env).wait_ready()
+
+
+def timed(count: int, call: Any) -> list[float]:
+    """Milliseconds of `count` calls of call(i), after 5 untimed ones."""
+    for i in range(5):
+        call(i)
+    samples = []
+    for i in range(count):
+        began = time.perf_counter_ns()
+        call(i)
+        samples.append((time.perf_counter_ns() - began) / 1e6)
+    return samples
+
+
+def one_size(cluster: Cluster, size: int, count: int, log_dir: Path) -> dict[str, Any]:
+    url = cluster.create_database()
+    began = time.monotonic()
+    seed(url, size)
+    log(f"  seeded {size} servers in {time.monotonic() - began:.1f} s")
+    etag_key = secrets.token_hex(32)
+    server = replica(url, etag_key, log_dir)
+    try:
+        with httpx.Client(base_url=server.url, headers=SESSION_HEADERS, timeout=30) as http:
+
+            def patch(i: int) -> None:
+                name = server_name(i % min(size, 100))
+                response = http.patch(
+                    f"/api/settings/mcp-servers/{name}", json={"env": {"A": f"value-{i}"}}
+                )
+                assert response.status_code == 200, response.text
+
+            patch_ms = timed(count, patch)
+            body = http.get(f"/api/settings/mcp-servers/{server_name(0)}").content
+    finally:
+        server.stop()
+    with psycopg.connect(url, autocommit=True) as conn:
+
+        def update(i: int) -> None:
+            conn.execute(
+                "UPDATE agent_server_entries SET config = %s::json WHERE kind = 'server' "
+                "AND name = %s",
+                (
+                    json.dumps({"command": "x", "env": {"A": f"v-{i}"}}),
+                    server_name(i % min(size, 100)),
+                ),
+            )
+
+        update_ms = timed(count, update)
+    body_file = log_dir / f"body-{size}.json"
+    body_file.write_bytes(body)
+    bare = start_bare_app(body_file, '"etag"', log_dir)
+    try:
+        with httpx.Client(base_url=bare.url, timeout=30) as http:
+            bare_ms = timed(
+                count, lambda i: http.get(f"/api/settings/mcp-servers/{server_name(0)}")
+            )
+    finally:
+        bare.stop()
+    floor = median(update_ms) + median(bare_ms)
+    ratio = median(patch_ms) / floor
+    return {
+        "size": size,
+        "patch_median_ms": median(patch_ms),
+        "update_median_ms": median(update_ms),
+        "bare_median_ms": median(bare_ms),
+        "floor_ms": floor,
+        "ratio": ratio,
+        "target_met": ratio <= 2,
+    }
+
+
+def writers(servers: list[ServerProcess], seconds: float) -> dict[str, Any]:
+    """WRITERS threads, writer t on servers[t % len], each PATCHing server t with If-Match."""
+    done = [0] * WRITERS
+    errors: list[str] = []
+    last: dict[int, str] = {}
+    deadline = time.monotonic() + seconds
+
+    def run(t: int) -> None:
+        server = servers[t % len(servers)]
+        name = server_name(t)
+        with httpx.Client(base_url=server.url, headers=SESSION_HEADERS, timeout=30) as http:
+            etag = http.get(f"/api/settings/mcp-servers/{name}").headers["etag"]
+            i = 0
+            while time.monotonic() < deadline:
+                value = f"w{t}-{i}"
+                response = http.patch(
+                    f"/api/settings/mcp-servers/{name}",
+                    json={"env": {"A": value}},
+                    headers={"If-Match": etag},
+                )
+                if response.status_code != 200:
+                    errors.append(f"{response.status_code} {response.text[:80]}")
+                    return
+                etag = response.headers["etag"]
+                last[t] = value
+                done[t] += 1
+                i += 1
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.monotonic() - began
+    lost = 0
+    with httpx.Client(base_url=servers[-1].url, headers=SESSION_HEADERS, timeout=30) as http:
+        for t, value in last.items():
+            config = http.get(
+                f"/api/settings/mcp-servers/{server_name(t)}",
+                headers={"X-Expose-Secrets": "plaintext"},
+            ).json()["config"]
+            lost += config["env"]["A"] != value
+    return {"writes": sum(done), "per_s": sum(done) / wall, "errors": errors, "lost": lost}
+
+
+def replicas_scenario(cluster: Cluster, seconds: float, log_dir: Path) -> dict[str, Any]:
+    url = cluster.create_database()
+    seed(url, 1000)
+    etag_key = secrets.token_hex(32)
+    started = [replica(url, etag_key, log_dir) for _ in range(3)]
+    try:
+        one = writers(started[:1], seconds)
+        three = writers(started, seconds)
+    finally:
+        for server in started:
+            server.stop()
+    met = (
+        three["per_s"] >= one["per_s"]
+        and not one["errors"]
+        and not three["errors"]
+        and not one["lost"]
+        and not three["lost"]
+    )
+    return {"one_replica": one, "three_replicas": three, "target_met": met}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        f"# PostgreSQL store bench, {results['date']}",
+        "",
+        "| servers | PATCH median ms | bare UPDATE ms | bare Starlette ms | ratio (<= 2) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in results["sizes"]:
+        mark = "" if row["target_met"] else " !!"
+        lines.append(
+            f"| {row['size']:,} | {row['patch_median_ms']:.2f} | {row['update_median_ms']:.2f} "
+            f"| {row['bare_median_ms']:.2f} | {row['ratio']:.2f}{mark} |"
+        )
+    r = results["replicas"]
+    lines += [
+        "",
+        f"{WRITERS} writers with If-Match, each on its own server: one replica "
+        f"{r['one_replica']['per_s']:.0f} writes/s, three replicas "
+        f"{r['three_replicas']['per_s']:.0f} writes/s; errors "
+        f"{len(r['one_replica']['errors']) + len(r['three_replicas']['errors'])}, lost writes "
+        f"{r['one_replica']['lost'] + r['three_replicas']['lost']}"
+        f"{'' if r['target_met'] else ' !!'}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.postgres", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="sizes 10 and 1000, fewer requests")
+    parser.add_argument("--sizes", help="comma-separated server counts")
+    args, _ = parser.parse_known_args(argv)
+    sizes = [10, 1000] if args.quick else [10, 1000, 10_000, 100_000]
+    if args.sizes:
+        sizes = [int(size) for size in args.sizes.split(",")]
+    count = 60 if args.quick else 300
+    seconds = 3.0 if args.quick else 10.0
+    binaries = pg_bin()
+    if binaries is None:
+        log(INSTALL_HELP)
+        return 1
+    cluster = Cluster(binaries, durable=True).start()
+    results: dict[str, Any] = {"date": dt.date.today().isoformat(), "sizes": []}
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-pg-") as tmp:
+            for size in sizes:
+                log(f"PostgreSQL store, {size} servers")
+                row = one_size(cluster, size, count, Path(tmp))
+                log(
+                    f"  PATCH {row['patch_median_ms']:.2f} ms, floor {row['floor_ms']:.2f} ms "
+                    f"(UPDATE {row['update_median_ms']:.2f} + bare {row['bare_median_ms']:.2f})"
+                    f", ratio {row['ratio']:.2f}"
+                )
+                results["sizes"].append(row)
+            log(f"{WRITERS} writers, one replica then three")
+            results["replicas"] = replicas_scenario(cluster, seconds, Path(tmp))
+    finally:
+        cluster.stop()
+    text = markdown(results)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{results['date']}-postgres.md").write_text(text)
+    (RESULTS / f"{results['date']}-postgres.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
