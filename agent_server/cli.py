@@ -27,6 +27,7 @@ from agent_server.config import (
 from agent_server.durable import write_private_file
 from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
 from agent_server.heap import freeze_startup_heap
+from agent_server.http_protocol import NAME as HTTP_PROTOCOL
 from agent_server.migrations import seal_url_queries
 from agent_server.secrets import (
     SecretCipher,
@@ -116,6 +117,7 @@ def serve(args: argparse.Namespace) -> int:
         "port": args.port,
         "log_config": log_config(),
         "log_level": args.log_level,
+        "http": HTTP_PROTOCOL,
     }
     if args.workers == 1:
         freeze_startup_heap()
