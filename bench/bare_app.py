@@ -7,7 +7,7 @@ whose bytes change as the bench writes: each round hands the real server's curre
 this app (POST /bench/bodies, outside the timed requests) before both are measured.
 
 It is started the way `agent_server serve` starts uvicorn (agent_server/cli.py):
-`uvicorn.run(app, host=..., port=..., log_config=log_config(), log_level="info")`,
+`uvicorn.run(app, host=..., port=..., log_config=log_config(), log_level="info", http=...)`,
 so access logs, the event loop and the HTTP implementation are the same.
 
     python -m bench.bare_app --body-file BODY.json --etag '"..."' --port 8001
@@ -103,8 +103,9 @@ def serve_like_agent_server(app: Starlette, host: str, port: int, log_level: str
     import uvicorn
 
     from agent_server.cli import log_config
+    from agent_server.http_protocol import NAME
 
-    uvicorn.run(app, host=host, port=port, log_config=log_config(), log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_config=log_config(), log_level=log_level, http=NAME)
 
 
 if __name__ == "__main__":
