@@ -33,7 +33,7 @@ from agent_server.document import (
 )
 from agent_server.durable import write_private_file
 from agent_server.errors import StoreUnavailable
-from agent_server.stores.encoding import DocumentEncoder
+from agent_server.json_codec import dumps
 from agent_server.stores.journal import Journal, changes, encoded_changes
 from agent_server.stores.process_lock import ProcessLock
 
@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.json"
 _Stamp = tuple[int, int, int]
+
+
+def encode_document(document: Document) -> bytes:
+    return dumps(document)
 
 
 def _stamp(st: os.stat_result) -> _Stamp:
@@ -109,7 +113,6 @@ class SettingsStore:
         self.path = home / SETTINGS_FILE
         self._file_lock = ProcessLock(home / f"{SETTINGS_FILE}.lock")
         self._journal = Journal(home)
-        self._encoder = DocumentEncoder()
         self._journal.open()
         self._thread_lock = threading.Lock()
         self._cached: tuple[_Stamp | None, Document] | None = None
@@ -211,7 +214,7 @@ class SettingsStore:
         if new is current:
             return current
         previous = self._cached[0] if self._cached else None
-        data = self._encoder.encode(new)
+        data = encode_document(new)
 
         def record(st: os.stat_result) -> None:  # what changed, for the other processes
             if not self._journal.alone():
