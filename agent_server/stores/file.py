@@ -124,7 +124,7 @@ class SettingsStore:
         in use can be touched.
         """
         removed = 0
-        with self._thread_lock, self._file_lock:
+        with self.locked():
             for stale in self.home.glob(f".{SETTINGS_FILE}.*.tmp"):
                 stale.unlink(missing_ok=True)
                 removed += 1
@@ -200,12 +200,12 @@ class SettingsStore:
         `change` returns a new document (or the same object for no change) and may raise to
         abort: then nothing is written.
         """
-        with self._thread_lock, self._file_lock:
+        with self.locked():
             return self._update_locked(change)
 
     def forget_history(self) -> None:
         """Empty the journal: the values it holds stay only in settings.json."""
-        with self._thread_lock, self._file_lock:
+        with self.locked():
             self._journal.clear()
 
     def _update_locked(self, change: Callable[[Document], Document]) -> Document:

@@ -104,13 +104,14 @@ class Journal:
             entries = []  # the chain is broken here: readers behind this point parse the file
         if changed is not None and before is not None:
             entries.append([list(before), list(after), changed])
-        data = _sealed(entries[-KEEP:])
         try:
-            self._write(data, entries)
+            self._write(entries[-KEEP:])
         except OSError as exc:  # readers then find no chain to this version and parse the file
             log.warning("could not record a write in %s (%s)", self.path, exc.strerror)
 
-    def _write(self, data: bytes, entries: list[list[Any]]) -> None:
+    def _write(self, entries: list[list[Any]]) -> None:
+        """The entries, sealed, the oldest dropped while they exceed MAX_JOURNAL_BYTES."""
+        data = _sealed(entries)
         while len(data) > MAX_JOURNAL_BYTES and len(entries) > 1:
             entries = entries[len(entries) // 2 :]
             data = _sealed(entries)
@@ -138,7 +139,7 @@ class Journal:
 
     def clear(self) -> None:
         """Keep no write (under the store's lock)."""
-        self._write(_sealed([]), [])
+        self._write([])
 
     def close(self) -> None:
         if self._fd is not None:
