@@ -246,6 +246,8 @@ def test_upgrade_moves_to_the_latest_version_and_keeps_the_inputs(
     assert created.status_code == 201, created.text
     client.patch(f"{SERVERS}/upgradable", json={"timeout": 30})
     token = read_settings(home)["agent_settings"]["mcp_config"]["mcpServers"]["upgradable"]["env"]
+    # Read (and so encoded and kept) before the registry says more: the next list must follow.
+    assert client.get(SERVERS).json()["servers"][0]["update_available"] is None
     publish(fake_registry, "1.1.0", zone_required=True)
 
     client.get("/api/mcp/registries/main/servers", params={"search": "upgradable"})
