@@ -340,56 +340,6 @@ def without_nulls(config: Any) -> Any:
     return {key: value for key, value in config.items() if value is not None}
 
 
-class ServersChange(dict[str, Any]):
-    """An mcp_config whose mcpServers was made from another by setting or removing a few names,
-    which it remembers.
-
-    A store that keeps one row per server writes just those rows instead of comparing every
-    server of a large document. The mark sits on the small mcp_config, not on the servers (a
-    dict subclass copies ten times slower than a dict), and names both collections by id: a store
-    trusts it only while both are alive in its hands (so the ids are unambiguous) and the sizes
-    agree.
-    """
-
-    __slots__ = ("base_id", "changed", "servers_id")
-
-    def __init__(
-        self,
-        mcp: dict[str, Any],
-        servers: dict[str, Any],
-        base: dict[str, Any],
-        changed: frozenset[str],
-    ) -> None:
-        super().__init__(mcp)
-        self["mcpServers"] = servers
-        self.base_id = id(base)
-        self.servers_id = id(servers)
-        self.changed = changed
-
-
-def with_server(document: Document, name: str, config: dict[str, Any] | None) -> Document:
-    """The document with one user server set (or removed, for None); the rest shared as it was."""
-    if config is not None:
-        return with_servers(document, {name: config})
-    agent = document["agent_settings"]
-    mcp = agent.get("mcp_config") or {}
-    old = mcp_servers(document)
-    servers = dict(old)
-    servers.pop(name, None)
-    marked = ServersChange(mcp, servers, old, frozenset([name]))
-    return {**document, "agent_settings": {**agent, "mcp_config": marked}}
-
-
-def with_servers(document: Document, changes: dict[str, dict[str, Any]]) -> Document:
-    """The document with several user servers set at once; the rest shared as it was."""
-    agent = document["agent_settings"]
-    mcp = agent.get("mcp_config") or {}
-    old = mcp_servers(document)
-    servers = {**old, **changes}
-    marked = ServersChange(mcp, servers, old, frozenset(changes))
-    return {**document, "agent_settings": {**agent, "mcp_config": marked}}
-
-
 def resolve_server(
     config: Any, stored: dict[str, Any] | None, cipher: SecretCipher
 ) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from agent_server.document import (
     Document,
     mcp_servers,
     resolve_server,
-    with_servers,
     without_nulls,
 )
 from agent_server.errors import InvalidSettings
@@ -25,6 +24,7 @@ from agent_server.formats import FORMATS, ClientFormat, FormatError
 from agent_server.formats.detect import detect_format
 from agent_server.formats.references import fill_references
 from agent_server.secrets import SecretCipher
+from agent_server.server_writes import with_servers
 from sdk.models import SERVER_NAME_RULE, ImportLine, ImportNeed, OnConflict, is_valid_server_name
 
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.@:-]+")

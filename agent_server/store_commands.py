@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from agent_server.config import (
     ENV_ETAG_KEY,
     ENV_SECRET_KEY,
@@ -24,7 +26,7 @@ from agent_server.config import (
 from agent_server.document import Document
 from agent_server.durable import write_private_file
 from agent_server.errors import ConfigError, StoreUnavailable
-from agent_server.json_codec import dumps_canonical
+from agent_server.json_codec import dumps, dumps_canonical
 from agent_server.preconditions import ETAG_KEY_FILE
 from agent_server.secrets import SecretCipher, document_secret_values
 from agent_server.stores import Store, open_store, store_kind
@@ -89,7 +91,8 @@ def migrate(source: str, target: str, force: bool) -> dict[str, Any]:
                 f"{dst.where} already holds MCP servers or settings: add --force to replace them; "
                 "nothing was copied"
             )
-        dst.update(lambda _current: document)
+        copy = orjson.loads(dumps(document))  # nothing shared with the source store's cache
+        dst.update(lambda _current: copy)
         if store_kind(target) == "file":
             folder = file_dir(target, home)
             write_private_file(folder / ETAG_KEY_FILE, (etag_key.hex() + "\n").encode())

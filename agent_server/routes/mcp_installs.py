@@ -21,7 +21,6 @@ from agent_server.document import (
     agent_kind,
     pydantic_field_errors,
     resolve_server,
-    with_server,
 )
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse
@@ -41,6 +40,7 @@ from agent_server.routes.mcp_servers import ITEM, PREFIX, WRONG_KIND, not_found,
 from agent_server.routes.named import check_write_preconditions, etag_header, preconditions
 from agent_server.routes.registry_servers import ID, read_server
 from agent_server.routes.resource import Resource
+from agent_server.server_writes import with_server
 from agent_server.servers import MANAGED
 from sdk.models import (
     SERVER_NAME_RULE,

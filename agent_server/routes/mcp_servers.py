@@ -19,7 +19,6 @@ from agent_server.document import (
     agent_kind,
     is_valid_server_name,
     resolve_server,
-    with_server,
 )
 from agent_server.entries import Source
 from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
@@ -32,6 +31,7 @@ from agent_server.routes.named import (
 )
 from agent_server.routes.resource import Resource
 from agent_server.routes.settings import expose_mode
+from agent_server.server_writes import with_server
 from agent_server.servers import MANAGED
 from sdk.models import (
     ErrorBody,

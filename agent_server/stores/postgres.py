@@ -17,7 +17,6 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,12 +25,14 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
-from agent_server.document import Document, ServersChange, default_document
+from agent_server.document import Document, default_document
 from agent_server.errors import StoreUnavailable
 from agent_server.json_codec import dumps
 from agent_server.secrets import SecretCipher
+from agent_server.server_writes import LiveServers, pending_servers, settle
 from agent_server.stores.base import Change
-from agent_server.stores.layout import KINDS, Kind, entries_of, join, rest_of
+from agent_server.stores.layout import Kind, entries_of, join, rest_of, servers_of
+from agent_server.stores.postgres_rows import Cached, Written, plan_rows
 from agent_server.stores.postgres_schema import check_keys, ensure_schema
 from agent_server.stores.urls import redact_url
 
@@ -94,82 +95,6 @@ _EMPTY = "SELECT version FROM agent_server_document WHERE id = 1"
 _LOCK = "SELECT version FROM agent_server_document WHERE id = 1 FOR UPDATE"
 
 
-@dataclass(frozen=True)
-class _Cached:
-    version: int
-    document: Document
-    rest: Document
-
-
-@dataclass
-class _Rows:
-    """What a write sends: the changed entries (None config for a deleted one), maybe the rest;
-    `servers_only` when it is a few servers a ServersChange named, and nothing else."""
-
-    kinds: list[str]
-    names: list[str]
-    configs: list[str | None]
-    rest: Document | None
-    servers_only: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return not self.names and self.rest is None
-
-
-def _marked_names(
-    document: Document, old: dict[str, Any], new: dict[str, Any]
-) -> frozenset[str] | None:
-    """The server names a ServersChange in `document` records, when it was made from `old`."""
-    agent = document.get("agent_settings")
-    mcp = agent.get("mcp_config") if isinstance(agent, dict) else None
-    if type(mcp) is not ServersChange or mcp.servers_id != id(new) or mcp.base_id != id(old):
-        return None
-    added = sum(1 for name in mcp.changed if name in new and name not in old)
-    removed = sum(1 for name in mcp.changed if name in old and name not in new)
-    return mcp.changed if len(new) == len(old) + added - removed else None
-
-
-def _changed_names(
-    old: dict[str, Any], new: dict[str, Any], marked: frozenset[str] | None
-) -> list[str]:
-    """Names whose entry is new, replaced or removed: from the change's own record when it has
-    one, else by comparing every entry (a whole-document PATCH)."""
-    if new is old:
-        return []
-    if marked is not None:
-        return [name for name in marked if new.get(name) is not old.get(name)]
-    changed = [name for name, value in new.items() if old.get(name) is not value]
-    if len(new) - sum(1 for name in changed if name not in old) != len(old):
-        changed.extend(name for name in old if name not in new)
-    return changed
-
-
-def plan_rows(cached: _Cached, new: Document) -> tuple[_Rows, Document]:
-    """The rows that turn the cached document into `new`, and `new`'s rest."""
-    rows = _Rows([], [], [], None)
-    written = cached.version > 0  # at version 0 the defaults are served, no row holds them
-    marked_only = True
-    for kind in KINDS:
-        old_entries = entries_of(cached.document, kind) if written else {}
-        new_entries = entries_of(new, kind)
-        marked = _marked_names(new, old_entries, new_entries) if kind == "server" else None
-        if kind == "server":
-            marked_only = marked is not None
-        for name in _changed_names(old_entries, new_entries, marked):
-            config = new_entries.get(name)
-            if config is not None and config == old_entries.get(name):
-                continue
-            rows.kinds.append(kind)
-            rows.names.append(name)
-            rows.configs.append(None if config is None else dumps(config).decode())
-    rest = rest_of(new)
-    if rest != cached.rest or not written:
-        rows.rest = rest
-    rows.servers_only = marked_only and rows.rest is None and set(rows.kinds) == {"server"}
-    return rows, rest
-
-
 class PostgresStore:
     """The settings document in PostgreSQL; knows SQL and JSON, not HTTP or secrets."""
 
@@ -193,8 +118,9 @@ class PostgresStore:
             raise StoreUnavailable(
                 f"cannot connect to the PostgreSQL store at {self._where} within {timeout:g}s"
             ) from None
-        self._lock = threading.Lock()
-        self._cached: _Cached | None = None
+        self._lock = threading.Lock()  # one write at a time
+        self._apply = threading.RLock()  # one change of the cache at a time
+        self._cached: Cached | None = None
         with self.connection() as conn:
             ensure_schema(conn)
 
@@ -299,21 +225,22 @@ class PostgresStore:
             if self._cached is not None:
                 done = self._attempt(conn, self._cached, change, fresh=False)
                 if done is not None:
-                    return self._settle(done)
+                    return self._settle(conn, done)
             with conn.transaction():
                 conn.execute(_LOCK)
                 done = self._attempt(conn, self._refresh(conn), change, fresh=True)
             assert done is not None
-            return self._settle(done)
+            return self._settle(conn, done)
 
     def _attempt(
         self,
         conn: psycopg.Connection[tuple[Any, ...]],
-        cached: _Cached,
+        cached: Cached,
         change: Change,
         fresh: bool,
-    ) -> tuple[Document, _Cached | None] | None:
-        """(the document, the cache entry it makes) or None when a stale cache decided nothing."""
+    ) -> Written | None:
+        """What a write committed (or, fresh, decided without writing); None when a stale cache
+        decided nothing."""
         try:
             new = change(cached.document)
         except Exception:
@@ -322,7 +249,7 @@ class PostgresStore:
             return None
         rows, rest = plan_rows(cached, new)
         if new is cached.document or rows.empty:
-            return (new, None) if fresh else None
+            return Written(new, cached, None, rows, rest) if fresh else None
         params = {
             "v": cached.version,
             "kinds": rows.kinds,
@@ -336,15 +263,7 @@ class PostgresStore:
                 return None  # one of these servers changed since: decide again, fresh
             if found is None:
                 return None  # the rest of the document changed since
-            version = int(found[0])
-            if version == cached.version + 1:
-                return new, _Cached(version, new, rest)
-            # Other servers changed in between: the cache keeps its version (with this write in
-            # it) and reads the rows written since, this write's included, right away, so the
-            # next write of the same server is not refused by its own row's newer version.
-            self._cached = _Cached(cached.version, new, rest)
-            self._refresh(conn)
-            return new, None
+            return Written(new, cached, int(found[0]), rows, rest)
         params["set_rest"] = rows.rest is not None
         params["rest"] = dumps(rows.rest).decode() if rows.rest is not None else None
         found = conn.execute(_WRITE, params).fetchone()
@@ -352,43 +271,97 @@ class PostgresStore:
             if fresh:  # cannot happen while the row is held; refuse rather than guess
                 raise StoreUnavailable("the settings changed during a write; try again")
             return None
-        return new, _Cached(int(found[0]), new, rest)
+        return Written(new, cached, int(found[0]), rows, rest)
 
-    def _settle(self, done: tuple[Document, _Cached | None]) -> Document:
-        """Remember what a committed write made; its document."""
-        new, cached = done
-        if cached is not None:
-            self._cached = cached
-        return new
+    def _settle(self, conn: psycopg.Connection[tuple[Any, ...]], done: Written) -> Document:
+        """Put a committed write into the cache; its document.
 
-    def _refresh(self, conn: psycopg.Connection[tuple[Any, ...]]) -> _Cached:
-        cached = self._cached
-        since = cached.version if cached is not None else -1
-        rows = conn.execute(_READ, {"v": since}).fetchall()
-        head = next(row for row in rows if row[0] is None)
-        version = int(head[2])
-        if cached is not None and version == cached.version and len(rows) == 1:
-            return cached
-        if cached is not None and version < cached.version:
-            self._cached = None  # the database was replaced (a restore, a forced migrate)
-            return self._refresh(conn)
-        changes = sorted((row for row in rows if row[0] is not None), key=lambda row: row[4])
-        if cached is None:
-            rest = orjson.loads(head[3]) if head[3] is not None else default_document()
-            entries: dict[Kind, dict[str, Any]] = {"server": {}, "registry": {}}
-            if head[3] is None:
-                entries["registry"] = entries_of(rest, "registry")
-                rest = rest_of(rest)
-        else:
-            rest = orjson.loads(head[3]) if head[3] is not None else cached.rest
-            entries = {kind: dict(entries_of(cached.document, kind)) for kind in KINDS}
-        for kind, name, _, config, _ in changes:
+        Other replicas may have written between the version the change read and the one this
+        write made, and a read may have brought some of that into the cache meanwhile: the
+        cache takes this write's rows on top of what it holds, and reads what it lacks.
+        """
+        if done.version is None:  # nothing written: what it left pending equals what is stored
+            return done.base.document if pending_servers(done.new) else done.new
+        with self._apply:
+            current = self._cached
+            if current is not None and current.version >= done.version:
+                return current.document  # a read brought this write (or newer) in already
+            if current is None or (current is done.base and done.version == current.version + 1):
+                entry = Cached(done.version, self._owned(settle(done.new)), done.rest)
+            else:
+                entry = self._with_rows(current, current.version, done.entries(), done.rows.rest)
+            self._cached = entry
+        if entry.version < done.version:
+            self._refresh(conn)  # the rows other replicas wrote in between
+        return entry.document
+
+    def _owned(self, document: Document) -> Document:
+        """`document` with its servers as this store's LiveServers (copied once when not)."""
+        servers = servers_of(document)
+        if servers is None or (type(servers) is LiveServers and servers.owner is self):
+            return document
+        agent = document["agent_settings"]
+        mcp = {**agent["mcp_config"], "mcpServers": LiveServers(servers, self)}
+        return {**document, "agent_settings": {**agent, "mcp_config": mcp}}
+
+    def _with_rows(
+        self,
+        base: Cached,
+        version: int,
+        changes: list[tuple[Kind, str, Any]],
+        rest: Document | None,
+    ) -> Cached:
+        """`base` with entries set (or removed, for None) and maybe a new rest, at `version`.
+
+        Servers that are only replaced change in place in base's LiveServers (see
+        document.LiveServers); added or removed ones make a new collection. The document
+        object is always a new one, so whatever is kept per document is made again.
+        """
+        servers = entries_of(base.document, "server")
+        changed = [(name, config) for kind, name, config in changes if kind == "server"]
+        in_place = type(servers) is LiveServers and servers.owner is self
+        in_place = in_place and all(
+            config is not None and name in servers for name, config in changed
+        )
+        entries: dict[Kind, dict[str, Any]] = {
+            "server": servers if in_place else LiveServers(servers, self),
+            "registry": dict(entries_of(base.document, "registry")),
+        }
+        for kind, name, config in changes:
             if config is None:
                 entries[kind].pop(name, None)
             else:
-                entries[kind][name] = orjson.loads(config)
-        fresh = _Cached(version, join(rest, entries), rest)
-        current = self._cached
-        if current is None or current.version <= version:  # a slower reader never rolls back
-            self._cached = fresh
-        return fresh
+                entries[kind][name] = config
+        rest = base.rest if rest is None else rest
+        return Cached(version, join(rest, entries), rest)
+
+    def _refresh(self, conn: psycopg.Connection[tuple[Any, ...]]) -> Cached:
+        """The cache brought up to the database's version: the rows changed since it, only."""
+        with self._apply:
+            cached = self._cached
+            since = cached.version if cached is not None else -1
+            rows = conn.execute(_READ, {"v": since}).fetchall()
+            head = next(row for row in rows if row[0] is None)
+            version = int(head[2])
+            if cached is not None and version == cached.version and len(rows) == 1:
+                return cached
+            if cached is not None and version < cached.version:
+                self._cached = None  # the database was replaced (a restore, a forced migrate)
+                return self._refresh(conn)
+            changes = [
+                (kind, name, None if config is None else orjson.loads(config))
+                for kind, name, _, config, _ in sorted(
+                    (row for row in rows if row[0] is not None), key=lambda row: row[4]
+                )
+            ]
+            if cached is None:
+                document = orjson.loads(head[3]) if head[3] is not None else default_document()
+                rest = rest_of(document)
+                empty = {"server": LiveServers({}, self), "registry": {}}
+                cached = Cached(-1, join(rest, empty), rest)
+                if head[3] is None:  # the defaults: their registries are in no row
+                    defaults = entries_of(document, "registry").items()
+                    changes[:0] = [("registry", name, config) for name, config in defaults]
+            rest = orjson.loads(head[3]) if head[3] is not None else None
+            self._cached = self._with_rows(cached, version, changes, rest)
+            return self._cached

@@ -1,0 +1,120 @@
+"""How a write of a few MCP servers makes the new document: the rest shared as it was, and the
+changed names marked for a store that writes one row per server.
+
+A store that keeps its servers as LiveServers (the PostgreSQL store) gets, for a change that only
+replaces existing servers, no new collection at all: the change records what it set, and the
+store applies it in place once the write has committed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent_server.document import Document, mcp_servers
+
+
+class LiveServers(dict[str, Any]):
+    """The MCP servers of a store's cached document, which that store replaces in place.
+
+    A store that keeps one row per server need not build a new collection for each version: a
+    change that only replaces existing servers leaves these untouched and records what it set
+    (ServersChange.pending); the store applies it here once the write has committed, so a write
+    of one server costs the same with ten servers or 100,000. Only replacing values happens in
+    place (iterating readers never see the size change), and what a reader sees is always a
+    committed value, never an older one. Adding or removing a server makes a new collection.
+    `owner` is the store that may change it.
+    """
+
+    __slots__ = ("owner",)
+
+    def __init__(self, servers: dict[str, Any], owner: object) -> None:
+        super().__init__(servers)
+        self.owner = owner
+
+
+class ServersChange(dict[str, Any]):
+    """An mcp_config whose mcpServers was made from another by setting or removing a few names,
+    which it remembers.
+
+    A store that keeps one row per server writes just those rows instead of comparing every
+    server of a large document. The mark sits on the small mcp_config, not on the servers (a
+    dict subclass copies ten times slower than a dict), and names both collections by id: a store
+    trusts it only while both are alive in its hands (so the ids are unambiguous) and the sizes
+    agree. `pending` holds the servers a change set on LiveServers without copying them: the
+    store that owns them applies it (`settle`) once the write has committed.
+    """
+
+    __slots__ = ("base_id", "changed", "pending", "servers_id")
+
+    def __init__(
+        self,
+        mcp: dict[str, Any],
+        servers: dict[str, Any],
+        base: dict[str, Any],
+        changed: frozenset[str],
+        pending: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(mcp)
+        self["mcpServers"] = servers
+        self.base_id = id(base)
+        self.servers_id = id(servers)
+        self.changed = changed
+        self.pending = pending
+
+
+def pending_servers(document: Document) -> dict[str, dict[str, Any]] | None:
+    """The servers a change left to apply in place on the document's LiveServers, if any."""
+    agent = document.get("agent_settings")
+    mcp = agent.get("mcp_config") if isinstance(agent, dict) else None
+    return mcp.pending if type(mcp) is ServersChange else None
+
+
+def settle(document: Document) -> Document:
+    """Apply what a committed change left pending on its LiveServers (once); the document."""
+    mcp = document["agent_settings"].get("mcp_config")
+    if type(mcp) is ServersChange and mcp.pending is not None:
+        mcp["mcpServers"].update(mcp.pending)
+        mcp.pending = None
+    return document
+
+
+def with_server(document: Document, name: str, config: dict[str, Any] | None) -> Document:
+    """The document with one user server set (or removed, for None); the rest shared as it was."""
+    if config is not None:
+        return with_servers(document, {name: config})
+    old = mcp_servers(document)
+    if type(old) is LiveServers:
+        servers: dict[str, Any] = LiveServers(old, old.owner)
+    else:
+        servers = dict(old)
+    servers.pop(name, None)
+    return _with_marked(document, servers, old, frozenset([name]))
+
+
+def with_servers(document: Document, changes: dict[str, dict[str, Any]]) -> Document:
+    """The document with several user servers set at once; the rest shared as it was.
+
+    On LiveServers, replacing existing servers leaves them as they are and records the changes
+    as pending, for the store to apply once written; anything else copies."""
+    old = mcp_servers(document)
+    if type(old) is LiveServers:
+        if all(name in old for name in changes):
+            return _with_marked(document, old, old, frozenset(changes), dict(changes))
+        servers: dict[str, Any] = LiveServers(old, old.owner)
+        servers.update(changes)
+    else:
+        servers = {**old, **changes}
+    return _with_marked(document, servers, old, frozenset(changes))
+
+
+def _with_marked(
+    document: Document,
+    servers: dict[str, Any],
+    old: dict[str, Any],
+    changed: frozenset[str],
+    pending: dict[str, dict[str, Any]] | None = None,
+) -> Document:
+    agent = document["agent_settings"]
+    mcp = agent.get("mcp_config") or {}
+    marked = ServersChange(mcp, servers, old, changed, pending)
+    return {**document, "agent_settings": {**agent, "mcp_config": marked}}
