@@ -52,7 +52,7 @@ SELECT kind, name, version, config::text, seq
 _UPSERT = """
   INSERT INTO agent_server_entries AS e (kind, name, config, version)
   SELECT u.k, u.n, u.c::json, bump.version
-    FROM bump, unnest(%(kinds)s::text[], %(names)s::text[], %(configs)s::text[])
+    FROM bump, unnest(%(kinds)b::text[], %(names)b::text[], %(configs)b::text[])
          WITH ORDINALITY AS u(k, n, c, i)
    ORDER BY u.i
   ON CONFLICT (kind, name) DO UPDATE
