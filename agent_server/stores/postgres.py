@@ -76,7 +76,8 @@ SELECT version, (SELECT count(*) FROM changed) FROM bump
 """
 
 # A write of a few servers, guarded by those servers' rows and the rest of the document only:
-# it lands although other servers changed since the version it read. ON CONFLICT DO UPDATE
+# it lands although other servers changed since the version it read (`g`: that version, or the
+# one this replica last wrote the server's row at). ON CONFLICT DO UPDATE
 # checks each row's latest committed version (not the statement's snapshot), and waits for a
 # writer of the same row, so a row written since makes the count short: the statement then
 # raises and nothing of it lands. Every writer takes the document row first, so they queue there.
@@ -85,7 +86,7 @@ WITH bump AS (
   UPDATE agent_server_document SET version = version + 1
    WHERE id = 1 AND rest_version <= %(v)s
   RETURNING version
-), changed AS ({_UPSERT.format(guard="WHERE e.version <= %(v)s")})
+), changed AS ({_UPSERT.format(guard="WHERE e.version <= %(g)s")})
 SELECT CASE WHEN (SELECT count(*) FROM changed) = %(n)s THEN version
             ELSE agent_server_conflict() END
   FROM bump
@@ -120,6 +121,8 @@ class PostgresStore:
             ) from None
         self._lock = threading.Lock()  # one write at a time
         self._apply = threading.RLock()  # one change of the cache at a time
+        # (kind, name) -> the version this replica wrote the row at, beyond the cache's version
+        self._seen: dict[tuple[str, str], int] = {}
         self._cached: Cached | None = None
         with self.connection() as conn:
             ensure_schema(conn)
@@ -225,12 +228,12 @@ class PostgresStore:
             if self._cached is not None:
                 done = self._attempt(conn, self._cached, change, fresh=False)
                 if done is not None:
-                    return self._settle(conn, done)
+                    return self._settle(done)
             with conn.transaction():
                 conn.execute(_LOCK)
                 done = self._attempt(conn, self._refresh(conn), change, fresh=True)
             assert done is not None
-            return self._settle(conn, done)
+            return self._settle(done)
 
     def _attempt(
         self,
@@ -257,8 +260,12 @@ class PostgresStore:
             "configs": rows.configs,
         }
         if rows.servers_only and not fresh:
+            guard = cached.version
+            if len(rows.names) == 1:
+                guard = max(guard, self._seen.get((rows.kinds[0], rows.names[0]), guard))
+            params |= {"n": len(rows.names), "g": guard}
             try:
-                found = conn.execute(_WRITE_ENTRIES, {**params, "n": len(rows.names)}).fetchone()
+                found = conn.execute(_WRITE_ENTRIES, params).fetchone()
             except psycopg.errors.SerializationFailure:
                 return None  # one of these servers changed since: decide again, fresh
             if found is None:
@@ -273,12 +280,14 @@ class PostgresStore:
             return None
         return Written(new, cached, int(found[0]), rows, rest)
 
-    def _settle(self, conn: psycopg.Connection[tuple[Any, ...]], done: Written) -> Document:
+    def _settle(self, done: Written) -> Document:
         """Put a committed write into the cache; its document.
 
         Other replicas may have written between the version the change read and the one this
         write made, and a read may have brought some of that into the cache meanwhile: the
-        cache takes this write's rows on top of what it holds, and reads what it lacks.
+        cache then takes this write's rows on top of what it holds, keeps its version (the next
+        read brings the rest), and remembers the version each row was written at, for the
+        guard of this replica's next write of it.
         """
         if done.version is None:  # nothing written: what it left pending equals what is stored
             return done.base.document if pending_servers(done.new) else done.new
@@ -287,13 +296,18 @@ class PostgresStore:
             if current is not None and current.version >= done.version:
                 return current.document  # a read brought this write (or newer) in already
             if current is None or (current is done.base and done.version == current.version + 1):
-                entry = Cached(done.version, self._owned(settle(done.new)), done.rest)
+                self._install(Cached(done.version, self._owned(settle(done.new)), done.rest))
             else:
-                entry = self._with_rows(current, current.version, done.entries(), done.rows.rest)
-            self._cached = entry
-        if entry.version < done.version:
-            self._refresh(conn)  # the rows other replicas wrote in between
-        return entry.document
+                entries = done.entries()
+                self._cached = self._with_rows(current, current.version, entries, done.rows.rest)
+                self._seen.update(((kind, name), done.version) for kind, name, _ in entries)
+            return self._cached.document
+
+    def _install(self, entry: Cached) -> None:
+        """Make `entry` the cache; forget the rows' versions it now covers."""
+        self._cached = entry
+        if self._seen:
+            self._seen = {row: v for row, v in self._seen.items() if v > entry.version}
 
     def _owned(self, document: Document) -> Document:
         """`document` with its servers as this store's LiveServers (copied once when not)."""
@@ -346,7 +360,7 @@ class PostgresStore:
             if cached is not None and version == cached.version and len(rows) == 1:
                 return cached
             if cached is not None and version < cached.version:
-                self._cached = None  # the database was replaced (a restore, a forced migrate)
+                self._cached, self._seen = None, {}  # the database was replaced (a restore)
                 return self._refresh(conn)
             changes = [
                 (kind, name, None if config is None else orjson.loads(config))
@@ -363,5 +377,6 @@ class PostgresStore:
                     defaults = entries_of(document, "registry").items()
                     changes[:0] = [("registry", name, config) for name, config in defaults]
             rest = orjson.loads(head[3]) if head[3] is not None else None
-            self._cached = self._with_rows(cached, version, changes, rest)
-            return self._cached
+            entry = self._with_rows(cached, version, changes, rest)
+            self._install(entry)
+            return entry

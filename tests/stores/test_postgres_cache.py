@@ -114,3 +114,28 @@ def test_two_replicas_interleaving_creates_deletes_and_patches_agree_after_every
         for client in (a, b):
             for name, config in expected.items():
                 assert plain(client, name) == config, (step, name)
+
+
+def test_a_replica_writes_its_server_again_after_others_wrote_between_and_no_later(
+    pair: tuple[TestClient, TestClient],
+) -> None:
+    a, b = pair
+    for name in ("s1", "s2"):
+        assert a.put(f"{BASE}/{name}", json={"command": name, "env": {"K": "0"}}).status_code == 201
+    first = etag = a.get(f"{BASE}/s1").headers["etag"]
+    for i in range(5):
+        # b writes another server between a's writes: a's next If-Match write still lands.
+        assert b.patch(f"{BASE}/s2", json={"env": {"K": f"b{i}"}}).status_code == 200
+        response = a.patch(f"{BASE}/s1", json={"env": {"K": f"a{i}"}}, headers={"If-Match": etag})
+        assert response.status_code == 200, response.text
+        etag = response.headers["etag"]
+    stale = a.patch(f"{BASE}/s1", json={"env": {"K": "x"}}, headers={"If-Match": first})
+    assert stale.status_code == 412
+
+    # b changes a's server: a, whose cache still holds its own last write, must refuse.
+    response = b.patch(f"{BASE}/s1", json={"env": {"K": "b"}}, headers={"If-Match": etag})
+    assert response.status_code == 200, response.text
+    late = a.patch(f"{BASE}/s1", json={"env": {"K": "lost"}}, headers={"If-Match": etag})
+    assert late.status_code == 412
+    assert plain(a, "s1")["env"] == {"K": "b"}
+    assert plain(b, "s2")["env"] == {"K": "b4"}
