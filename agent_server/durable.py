@@ -8,24 +8,38 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16
 
-def _write_temp(
-    path: Path, data: bytes, mtime_ns: int | None = None
-) -> tuple[Path, os.stat_result]:
+Data = bytes | Sequence[bytes]  # the content, or its parts in order (written without a join)
+
+
+def _write_all(fd: int, data: Data) -> None:
+    buffers = [data] if isinstance(data, bytes) else data
+    for start in range(0, len(buffers), _IOV_MAX):
+        batch = buffers[start : start + _IOV_MAX]
+        written = os.writev(fd, batch)
+        if written < sum(len(buffer) for buffer in batch):  # short: write the rest plainly
+            rest = memoryview(b"".join(batch))[written:]
+            while rest:
+                rest = rest[os.write(fd, rest) :]
+
+
+def _write_temp(path: Path, data: Data, mtime_ns: int | None = None) -> tuple[Path, os.stat_result]:
     """`data` durably in a new 0600 temp file beside `path`; (its path, its stat)."""
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
             if mtime_ns is not None:
-                os.utime(f.fileno(), ns=(mtime_ns, mtime_ns))
-            return tmp, os.fstat(f.fileno())
+                os.utime(fd, ns=(mtime_ns, mtime_ns))
+            return tmp, os.fstat(fd)
+        finally:
+            os.close(fd)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -33,7 +47,7 @@ def _write_temp(
 
 def write_private_file(
     path: Path,
-    data: bytes,
+    data: Data,
     *,
     after_ns: int | None = None,
     before_rename: Callable[[os.stat_result], None] | None = None,

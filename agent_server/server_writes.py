@@ -118,3 +118,31 @@ def _with_marked(
     mcp = agent.get("mcp_config") or {}
     marked = ServersChange(mcp, servers, old, changed, pending)
     return {**document, "agent_settings": {**agent, "mcp_config": marked}}
+
+
+def marked_names(
+    document: Document, old: dict[str, Any], new: dict[str, Any]
+) -> frozenset[str] | None:
+    """The server names a ServersChange in `document` records, when it was made from `old`."""
+    agent = document.get("agent_settings")
+    mcp = agent.get("mcp_config") if isinstance(agent, dict) else None
+    if type(mcp) is not ServersChange or mcp.servers_id != id(new) or mcp.base_id != id(old):
+        return None
+    added = sum(1 for name in mcp.changed if name in new and name not in old)
+    removed = sum(1 for name in mcp.changed if name in old and name not in new)
+    return mcp.changed if len(new) == len(old) + added - removed else None
+
+
+def changed_names(
+    old: dict[str, Any], new: dict[str, Any], marked: frozenset[str] | None
+) -> list[str]:
+    """Names whose entry is new, replaced or removed: from the change's own record when it has
+    one, else by comparing every entry (a whole-document PATCH)."""
+    if new is old:
+        return []
+    if marked is not None:
+        return [name for name in marked if new.get(name) is not old.get(name)]
+    changed = [name for name, value in new.items() if old.get(name) is not value]
+    if len(new) - sum(1 for name in changed if name not in old) != len(old):
+        changed.extend(name for name in old if name not in new)
+    return changed

@@ -31,9 +31,10 @@ from agent_server.document import (
     default_document,
     default_registries,
 )
-from agent_server.durable import write_private_file
+from agent_server.durable import Data, write_private_file
 from agent_server.errors import StoreUnavailable
 from agent_server.json_codec import dumps
+from agent_server.stores.encoded import EncodedDocument, encode
 from agent_server.stores.journal import Journal, changes, encoded_changes
 from agent_server.stores.process_lock import ProcessLock
 
@@ -116,6 +117,7 @@ class SettingsStore:
         self._journal.open()
         self._thread_lock = threading.Lock()
         self._cached: tuple[_Stamp | None, Document] | None = None
+        self._encoded: EncodedDocument | None = None  # of the last document this store wrote
 
     def remove_stale_temp_files(self) -> int:
         """Remove temp files that writes killed mid-way left behind; the count removed.
@@ -214,16 +216,24 @@ class SettingsStore:
         if new is current:
             return current
         previous = self._cached[0] if self._cached else None
-        data = encode_document(new)
+        kept = self._encoded
+        if kept is not None and kept.document is not current:
+            kept = kept.followed_by(current)  # through what other processes wrote since
+        encoded = kept.followed_by(new) if kept is not None else None
+        if encoded is None:
+            encoded = encode(new)
+        data: Data = encoded.buffers() if encoded is not None else encode_document(new)
+        size = encoded.size if encoded is not None else len(data)
 
         def record(st: os.stat_result) -> None:  # what changed, for the other processes
             if not self._journal.alone():
-                found = encoded_changes(changes(current, new), len(data))
+                found = encoded_changes(changes(current, new), size)
                 self._journal.record(previous, _stamp(st), found)
 
         st = write_private_file(
             self.path, data, after_ns=previous[2] if previous else 0, before_rename=record
         )
+        self._encoded = encoded
         return self._remember(_stamp(st), new)
 
     def _load(self) -> Document:

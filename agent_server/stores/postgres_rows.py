@@ -8,7 +8,7 @@ from typing import Any
 
 from agent_server.document import Document
 from agent_server.json_codec import dumps
-from agent_server.server_writes import ServersChange, pending_servers
+from agent_server.server_writes import changed_names, marked_names, pending_servers
 from agent_server.stores.layout import KINDS, Kind, entries_of, rest_of
 
 
@@ -56,34 +56,6 @@ class Written:
         return found
 
 
-def _marked_names(
-    document: Document, old: dict[str, Any], new: dict[str, Any]
-) -> frozenset[str] | None:
-    """The server names a ServersChange in `document` records, when it was made from `old`."""
-    agent = document.get("agent_settings")
-    mcp = agent.get("mcp_config") if isinstance(agent, dict) else None
-    if type(mcp) is not ServersChange or mcp.servers_id != id(new) or mcp.base_id != id(old):
-        return None
-    added = sum(1 for name in mcp.changed if name in new and name not in old)
-    removed = sum(1 for name in mcp.changed if name in old and name not in new)
-    return mcp.changed if len(new) == len(old) + added - removed else None
-
-
-def _changed_names(
-    old: dict[str, Any], new: dict[str, Any], marked: frozenset[str] | None
-) -> list[str]:
-    """Names whose entry is new, replaced or removed: from the change's own record when it has
-    one, else by comparing every entry (a whole-document PATCH)."""
-    if new is old:
-        return []
-    if marked is not None:
-        return [name for name in marked if new.get(name) is not old.get(name)]
-    changed = [name for name, value in new.items() if old.get(name) is not value]
-    if len(new) - sum(1 for name in changed if name not in old) != len(old):
-        changed.extend(name for name in old if name not in new)
-    return changed
-
-
 def plan_rows(cached: Cached, new: Document) -> tuple[Rows, Document]:
     """The rows that turn the cached document into `new`, and `new`'s rest."""
     rows = Rows([], [], [], None)
@@ -97,10 +69,10 @@ def plan_rows(cached: Cached, new: Document) -> tuple[Rows, Document]:
             names: list[str] = list(pending)
             new_entries = pending
         else:
-            marked = _marked_names(new, old_entries, new_entries) if kind == "server" else None
+            marked = marked_names(new, old_entries, new_entries) if kind == "server" else None
             if kind == "server":
                 marked_only = marked is not None
-            names = _changed_names(old_entries, new_entries, marked)
+            names = changed_names(old_entries, new_entries, marked)
         for name in names:
             config = new_entries.get(name)
             if config is not None and config == old_entries.get(name):
