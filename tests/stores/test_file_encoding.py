@@ -50,6 +50,26 @@ def put(client: TestClient, name: str, **config: Any) -> None:
     assert response.status_code in (200, 201), response.text
 
 
+def step(client: TestClient, kind: str, value: Any, names: list[str]) -> None:
+    """One write of a kind; `names` follows the servers it adds or removes."""
+    if kind == "patch":
+        name, body = value
+        response = client.patch(f"{BASE}/{name}", json=body)
+        assert response.status_code == 200, response.text
+    elif kind == "delete":
+        assert client.delete(f"{BASE}/{value}").status_code == 204
+        names.remove(value)
+    elif kind == "put":
+        put(client, value)
+        names.append(value)
+    elif kind == "settings":
+        assert client.patch("/api/settings", json=value).status_code == 200
+    else:
+        body = {"url": "https://registry.example.test", "title": "Extra"}
+        response = client.put(f"/api/settings/mcp-registries/{value}", json=body)
+        assert response.status_code in (200, 201), response.text
+
+
 def test_the_file_is_the_documents_own_encoding_after_every_kind_of_write(
     home: Path, client: TestClient
 ) -> None:
@@ -78,22 +98,7 @@ def test_the_file_is_the_documents_own_encoding_after_every_kind_of_write(
     ]
     expected = names[:]
     for kind, value in steps:
-        if kind == "patch":
-            name, body = value
-            response = client.patch(f"{BASE}/{name}", json=body)
-            assert response.status_code == 200, response.text
-        elif kind == "delete":
-            assert client.delete(f"{BASE}/{value}").status_code == 204
-            expected.remove(value)
-        elif kind == "put":
-            put(client, value)
-            expected.append(value)
-        elif kind == "settings":
-            assert client.patch("/api/settings", json=value).status_code == 200
-        else:
-            body = {"url": "https://registry.example.test", "title": "Extra"}
-            response = client.put(f"/api/settings/mcp-registries/{value}", json=body)
-            assert response.status_code in (200, 201), response.text
+        step(client, kind, value, expected)
         assert check_file(home, client) == expected, (kind, value)
 
     # Every server deleted, then one made again: the only one has no comma.
@@ -137,17 +142,6 @@ def test_two_processes_taking_turns_write_the_documents_own_encoding(home: Path)
             (b, "patch", ("s00", {"description": "back"})),
         ]
         for client, kind, value in turns:
-            if kind == "patch":
-                name, body = value
-                response = client.patch(f"{BASE}/{name}", json=body)
-                assert response.status_code == 200, response.text
-            elif kind == "delete":
-                assert client.delete(f"{BASE}/{value}").status_code == 204
-                expected.remove(value)
-            elif kind == "put":
-                put(client, value)
-                expected.append(value)
-            else:
-                assert client.patch("/api/settings", json=value).status_code == 200
+            step(client, kind, value, expected)
             for reader in (a, b):
                 assert check_file(home, reader) == expected, (kind, value)
