@@ -146,6 +146,8 @@ class EncodedDocument:
 def _same_order(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether `new` keeps `old`'s order for the names both hold and has its other names last,
     as a dict copied and changed does (checked where no mark says it was made so)."""
+    if len(new) == len(old) and list(new) == list(old):  # the common case, compared in C
+        return True
     kept = [name for name in old if name in new]
     if any(a != b for a, b in zip(new, kept, strict=False)):
         return False
