@@ -183,7 +183,12 @@ class EntryWrite:
         stored = found[1] if found else None
         if stored is None and self.method != "PUT":
             raise collection.not_found(self.name)
-        current = collection.catalog.etag(self.name, stored) if stored is not None else None
+        # The stored entry's ETag only where a precondition (or the 428 naming it) needs it: an
+        # unconditional write would hash the old config for nothing.
+        needed = self.preconditions.given or collection.ctx.config.require_preconditions
+        current = None
+        if stored is not None and needed:
+            current = collection.catalog.etag(self.name, stored)
         check_write_preconditions(collection.ctx, self.preconditions, current, collection.what)
         if self.body_error is not None:
             raise self.body_error
