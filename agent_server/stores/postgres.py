@@ -92,6 +92,26 @@ SELECT CASE WHEN (SELECT count(*) FROM changed) = %(n)s THEN version
   FROM bump
 """
 
+# The same for one entry, its values as parameters rather than arrays: the common write.
+_WRITE_ONE = """
+WITH bump AS (
+  UPDATE agent_server_document SET version = version + 1
+   WHERE id = 1 AND rest_version <= %(v)s
+  RETURNING version
+), changed AS (
+  INSERT INTO agent_server_entries AS e (kind, name, config, version)
+  SELECT %(kind)s, %(name)s, %(config)s::json, bump.version FROM bump
+  ON CONFLICT (kind, name) DO UPDATE
+     SET config = excluded.config, version = excluded.version,
+         seq = CASE WHEN e.config IS NULL THEN excluded.seq ELSE e.seq END
+   WHERE e.version <= %(g)s
+  RETURNING 1
+)
+SELECT CASE WHEN (SELECT count(*) FROM changed) = 1 THEN version
+            ELSE agent_server_conflict() END
+  FROM bump
+"""
+
 _EMPTY = "SELECT version FROM agent_server_document WHERE id = 1"
 _LOCK = "SELECT version FROM agent_server_document WHERE id = 1 FOR UPDATE"
 
@@ -120,6 +140,7 @@ class PostgresStore:
                 f"cannot connect to the PostgreSQL store at {self._where} within {timeout:g}s"
             ) from None
         self._lock = threading.Lock()  # one write at a time
+        self._writer: psycopg.Connection[tuple[Any, ...]] | None = None  # see _writer_connection
         self._apply = threading.RLock()  # one change of the cache at a time
         # (kind, name) -> the version this replica wrote the row at, beyond the cache's version
         self._seen: dict[tuple[str, str], int] = {}
@@ -153,12 +174,33 @@ class PostgresStore:
             with self._pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            log.error("PostgreSQL store at %s: %s", self._where, type(exc).__name__)
-            raise StoreUnavailable(
-                f"the PostgreSQL store at {self._where} is unavailable; try again"
-            ) from None
+            raise self._unavailable(exc) from None
+
+    @contextmanager
+    def _writer_connection(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        """The connection writes use, taken from the pool once and kept: writes queue on
+        `_lock`, so they never need two, and a checkout and return per write cost about a tenth
+        of a small write. A broken one goes back to the pool, which drops it."""
+        conn = self._writer
+        try:
+            if conn is None or conn.closed:
+                conn = self._writer = self._pool.getconn()
+            yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            if conn is not None:
+                self._writer = None
+                self._pool.putconn(conn)
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        log.error("PostgreSQL store at %s: %s", self._where, type(exc).__name__)
+        return StoreUnavailable(f"the PostgreSQL store at {self._where} is unavailable; try again")
 
     def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._pool.putconn(self._writer)
+                self._writer = None
         self._pool.close()
 
     def remove_stale_temp_files(self) -> int:
@@ -224,7 +266,7 @@ class PostgresStore:
         fresh read while holding the document row (`FOR UPDATE`), so every outcome is decided on
         the database's latest version and a write that lost a race never has to race again.
         """
-        with self.connection() as conn:
+        with self._writer_connection() as conn:
             if self._cached is not None:
                 done = self._attempt(conn, self._cached, change, fresh=False)
                 if done is not None:
@@ -263,9 +305,13 @@ class PostgresStore:
             guard = cached.version
             if len(rows.names) == 1:
                 guard = max(guard, self._seen.get((rows.kinds[0], rows.names[0]), guard))
-            params |= {"n": len(rows.names), "g": guard}
+            if len(rows.names) == 1:
+                one = {"kind": rows.kinds[0], "name": rows.names[0], "config": rows.configs[0]}
+                statement, params = _WRITE_ONE, {"v": cached.version, "g": guard, **one}
+            else:
+                statement, params = _WRITE_ENTRIES, params | {"n": len(rows.names), "g": guard}
             try:
-                found = conn.execute(_WRITE_ENTRIES, params).fetchone()
+                found = conn.execute(statement, params).fetchone()
             except psycopg.errors.SerializationFailure:
                 return None  # one of these servers changed since: decide again, fresh
             if found is None:
@@ -296,12 +342,14 @@ class PostgresStore:
             if current is not None and current.version >= done.version:
                 return current.document  # a read brought this write (or newer) in already
             if current is None or (current is done.base and done.version == current.version + 1):
-                self._install(Cached(done.version, self._owned(settle(done.new)), done.rest))
+                entry = Cached(done.version, self._owned(settle(done.new)), done.rest)
+                self._install(entry)
             else:
                 entries = done.entries()
-                self._cached = self._with_rows(current, current.version, entries, done.rows.rest)
+                entry = self._with_rows(current, current.version, entries, done.rows.rest)
+                self._cached = entry
                 self._seen.update(((kind, name), done.version) for kind, name, _ in entries)
-            return self._cached.document
+            return entry.document
 
     def _install(self, entry: Cached) -> None:
         """Make `entry` the cache; forget the rows' versions it now covers."""
@@ -370,13 +418,12 @@ class PostgresStore:
             ]
             if cached is None:
                 document = orjson.loads(head[3]) if head[3] is not None else default_document()
-                rest = rest_of(document)
-                empty = {"server": LiveServers({}, self), "registry": {}}
-                cached = Cached(-1, join(rest, empty), rest)
+                none: dict[Kind, dict[str, Any]] = {"server": LiveServers({}, self), "registry": {}}
+                cached = Cached(-1, join(rest_of(document), none), rest_of(document))
                 if head[3] is None:  # the defaults: their registries are in no row
                     defaults = entries_of(document, "registry").items()
                     changes[:0] = [("registry", name, config) for name, config in defaults]
-            rest = orjson.loads(head[3]) if head[3] is not None else None
-            entry = self._with_rows(cached, version, changes, rest)
+            new_rest = orjson.loads(head[3]) if head[3] is not None else None
+            entry = self._with_rows(cached, version, changes, new_rest)
             self._install(entry)
             return entry

@@ -24,7 +24,7 @@ class Rows:
     """What a write sends: the changed entries (None config for a deleted one), maybe the rest;
     `servers_only` when it is a few servers a ServersChange named, and nothing else."""
 
-    kinds: list[str]
+    kinds: list[Kind]
     names: list[str]
     configs: list[str | None]
     rest: Document | None
