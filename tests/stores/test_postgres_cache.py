@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from starlette.testclient import TestClient
@@ -139,3 +140,32 @@ def test_a_replica_writes_its_server_again_after_others_wrote_between_and_no_lat
     assert late.status_code == 412
     assert plain(a, "s1")["env"] == {"K": "b"}
     assert plain(b, "s2")["env"] == {"K": "b4"}
+
+
+def test_writes_come_back_after_the_database_drops_the_stores_connections(
+    pair: tuple[TestClient, TestClient], database: str
+) -> None:
+    """Each connection the database dropped fails once, with a 503 that says to try again; the
+    connection writes keep is replaced, so writing works again within a few tries."""
+    a, _ = pair
+    assert a.put(f"{BASE}/s1", json={"command": "s1", "env": {"K": "0"}}).status_code == 201
+    for attempt in range(3):
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        statuses = []
+        for _ in range(8):
+            response = a.patch(f"{BASE}/s1", json={"env": {"K": f"v{attempt}"}})
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                break
+            assert response.status_code == 503, response.text
+            assert "unavailable; try again" in response.json()["detail"]
+        assert statuses[-1] == 200, statuses
+        for _ in range(8):
+            response = a.get(f"{BASE}/s1", headers=PLAIN)
+            if response.status_code == 200:
+                break
+        assert response.json()["config"]["env"] == {"K": f"v{attempt}"}
