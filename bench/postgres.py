@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
 import json
 import secrets
 import tempfile
@@ -144,7 +145,12 @@ def one_size(cluster: Cluster, size: int, count: int, log_dir: Path) -> dict[str
 
 
 def writers(servers: list[ServerProcess], seconds: float) -> dict[str, Any]:
-    """WRITERS threads, writer t on servers[t % len], each PATCHing server t with If-Match."""
+    """WRITERS threads, writer t on servers[t % len], each PATCHing server t with If-Match.
+
+    Each thread speaks HTTP/1.1 through http.client over one kept connection: the standard
+    library's client costs a fraction of httpx's CPU per request, and on this 2-core machine
+    the client's share of the CPU is what the servers cannot use.
+    """
     done = [0] * WRITERS
     errors: list[str] = []
     last: dict[int, str] = {}
@@ -152,24 +158,36 @@ def writers(servers: list[ServerProcess], seconds: float) -> dict[str, Any]:
 
     def run(t: int) -> None:
         server = servers[t % len(servers)]
-        name = server_name(t)
-        with httpx.Client(base_url=server.url, headers=SESSION_HEADERS, timeout=30) as http:
-            etag = http.get(f"/api/settings/mcp-servers/{name}").headers["etag"]
-            i = 0
-            while time.monotonic() < deadline:
-                value = f"w{t}-{i}"
-                response = http.patch(
-                    f"/api/settings/mcp-servers/{name}",
-                    json={"env": {"A": value}},
-                    headers={"If-Match": etag},
-                )
-                if response.status_code != 200:
-                    errors.append(f"{response.status_code} {response.text[:80]}")
-                    return
-                etag = response.headers["etag"]
-                last[t] = value
-                done[t] += 1
-                i += 1
+        path = f"/api/settings/mcp-servers/{server_name(t)}"
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            write_all(t, conn, path)
+        except Exception as exc:  # counted as an error, not lost in the thread
+            errors.append(repr(exc))
+        finally:
+            conn.close()
+
+    def write_all(t: int, conn: http.client.HTTPConnection, path: str) -> None:
+        """Read the server's ETag, then PATCH it with If-Match until the deadline."""
+        conn.request("GET", path, headers=SESSION_HEADERS)
+        response = conn.getresponse()
+        response.read()
+        etag = response.getheader("etag") or ""
+        i = 0
+        while time.monotonic() < deadline:
+            value = f"w{t}-{i}"
+            body = json.dumps({"env": {"A": value}})
+            headers = {**SESSION_HEADERS, "If-Match": etag, "Content-Type": "application/json"}
+            conn.request("PATCH", path, body=body, headers=headers)
+            response = conn.getresponse()
+            text = response.read()
+            if response.status != 200:
+                errors.append(f"{response.status} {text[:80]!r}")
+                return
+            etag = response.getheader("etag") or ""
+            last[t] = value
+            done[t] += 1
+            i += 1
 
     began = time.monotonic()
     threads = [threading.Thread(target=run, args=(t,)) for t in range(WRITERS)]
@@ -179,9 +197,9 @@ def writers(servers: list[ServerProcess], seconds: float) -> dict[str, Any]:
         thread.join()
     wall = time.monotonic() - began
     lost = 0
-    with httpx.Client(base_url=servers[-1].url, headers=SESSION_HEADERS, timeout=30) as http:
+    with httpx.Client(base_url=servers[-1].url, headers=SESSION_HEADERS, timeout=30) as client:
         for t, value in last.items():
-            config = http.get(
+            config = client.get(
                 f"/api/settings/mcp-servers/{server_name(t)}",
                 headers={"X-Expose-Secrets": "plaintext"},
             ).json()["config"]
@@ -205,7 +223,7 @@ def replicas_scenario(cluster: Cluster, seconds: float, log_dir: Path) -> dict[s
             server.stop()
     one, three = (pooled(turns[key]) for key in ("one_replica", "three_replicas"))
     met = (
-        three["per_s"] >= one["per_s"]
+        three["per_s"] >= one["per_s"] > 0
         and not one["errors"]
         and not three["errors"]
         and not one["lost"]
