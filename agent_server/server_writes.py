@@ -37,8 +37,8 @@ class ServersChange(dict[str, Any]):
     which it remembers.
 
     A store that keeps one row per server writes just those rows instead of comparing every
-    server of a large document. The mark sits on the small mcp_config, not on the servers (a
-    dict subclass copies ten times slower than a dict), and names both collections by id: a store
+    server of a large document. The mark sits on the small mcp_config, so the servers stay what
+    the store gave (a plain dict, or its LiveServers), and names both collections by id: a store
     trusts it only while both are alive in its hands (so the ids are unambiguous) and the sizes
     agree. `pending` holds the servers a change set on LiveServers without copying them: the
     store that owns them applies it (`settle`) once the write has committed.

@@ -305,7 +305,6 @@ class PostgresStore:
             guard = cached.version
             if len(rows.names) == 1:
                 guard = max(guard, self._seen.get((rows.kinds[0], rows.names[0]), guard))
-            if len(rows.names) == 1:
                 one = {"kind": rows.kinds[0], "name": rows.names[0], "config": rows.configs[0]}
                 statement, params = _WRITE_ONE, {"v": cached.version, "g": guard, **one}
             else:
