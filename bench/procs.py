@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import httpx
 import psutil
 
 from bench.seed import SECRET_KEY, SESSION_KEY
+from scripts.ports import free_port
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
@@ -38,13 +38,6 @@ _SCRUBBED_ENV = (
 
 class ServerFailed(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_env() -> dict[str, str]:

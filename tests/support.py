@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from scripts.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 MASK = "**********"
 
@@ -94,12 +96,6 @@ def app_client(config: Any) -> Any:
     if key is not None and not config.session_api_keys:
         client.headers["X-Session-API-Key"] = key
     return client
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def read_settings(home: Path) -> dict[str, Any]:
