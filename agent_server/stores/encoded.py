@@ -50,6 +50,7 @@ class EncodedDocument:
     tail: bytes  # from the servers' `}`
     where: dict[str, tuple[int, int]]
     size: int
+    holes: int = 0  # slots of removed servers, until the next whole encoding compacts them
 
     def buffers(self) -> list[bytes]:
         return [self.head, *(chunk.data for chunk in self.chunks), self.tail]
@@ -75,6 +76,8 @@ class EncodedDocument:
                 return None
             names = changed_names(old_servers, new_servers, marked)
             encoded = self._with_servers(old_servers, new_servers, names)
+            if encoded.holes > max(CHUNK, len(encoded.where)):
+                return None  # more removed than kept: encode it whole again, without holes
         if outer:
             return encoded._with_outer(new)
         return replace(encoded, document=new)
@@ -132,7 +135,8 @@ class EncodedDocument:
                 where[name] = at
                 chunks[-1] = _chunk((*last.names, name), (*last.parts, part))
                 size += len(part)
-        return replace(self, chunks=tuple(chunks), where=where, size=size)
+        holes = self.holes + len(removed)
+        return replace(self, chunks=tuple(chunks), where=where, size=size, holes=holes)
 
     def _first_slot(self) -> tuple[int, int] | None:
         """Where the first server still present sits (its part has no comma)."""
