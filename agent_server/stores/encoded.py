@@ -4,13 +4,12 @@ Encoding a whole document of 10,000 servers costs about 4 ms when it was loaded 
 2 to 3 times that when it was built through the API (its objects then lie scattered over the
 heap), against about 6 ms for writing its 6 MB durably. So the file store keeps the encoding of
 its document as the bytes before the servers, the servers in chunks of CHUNK, and the bytes
-after them; a write that only sets or removes servers (what `with_server` marks) re-encodes those
-servers and re-joins their chunks, and the file is written from the buffers with `os.writev`,
-never joined into one. The bytes are exactly orjson's encoding of the whole document (the tests
-compare them), so which way a version was written never shows in the file.
-
-Anything else (a whole-document PATCH, a new registry) encodes the outer document again and
-keeps the servers' chunks when the servers are the same object, else starts over.
+after them. A write re-encodes only the servers that are not the same objects as before (the
+names `with_server` marked, or else every server compared by identity) and re-joins their
+chunks, and the outer document when it changed; the file is written from the buffers with
+`os.writev`, never joined into one. The bytes are exactly orjson's encoding of the whole document
+(the tests compare them), so which way a version was written never shows in the file. A document
+whose servers moved (not the order a dict copied and changed keeps) is encoded whole again.
 """
 
 from __future__ import annotations
@@ -63,9 +62,8 @@ class EncodedDocument:
         whole-document PATCH, or another process's writes the journal brought in, which share
         what they did not change). The outer document is encoded again when it changed.
         """
-        outer = _outer_changed(self.document, new)
         old_servers, new_servers = servers_of(self.document), servers_of(new)
-        if outer is None or old_servers is None or new_servers is None:
+        if old_servers is None or new_servers is None:
             return None
         if pending_servers(new) is not None:
             return None  # another store's LiveServers, not applied yet
@@ -78,7 +76,7 @@ class EncodedDocument:
             encoded = self._with_servers(old_servers, new_servers, names)
             if encoded.holes > max(CHUNK, len(encoded.where)):
                 return None  # more removed than kept: encode it whole again, without holes
-        if outer:
+        if _outer_changed(self.document, new):
             return encoded._with_outer(new)
         return replace(encoded, document=new)
 
@@ -188,11 +186,8 @@ def _part(name: str, servers: dict[str, Any], first: bool) -> bytes:
     return (b"" if first else b",") + dumps(name) + b":" + dumps(servers[name])
 
 
-def _outer_changed(old: Document, new: Document) -> bool | None:
-    """Whether anything but the servers differs (by identity); None when either document has
-    no servers' object."""
-    if servers_of(old) is None or servers_of(new) is None:
-        return None
+def _outer_changed(old: Document, new: Document) -> bool:
+    """Whether anything but the servers differs (by identity); both hold a servers' object."""
     changed = _differs(old, new, "agent_settings")
     old_agent, new_agent = old["agent_settings"], new["agent_settings"]
     changed |= _differs(old_agent, new_agent, "mcp_config")

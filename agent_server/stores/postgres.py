@@ -48,13 +48,18 @@ SELECT kind, name, version, config::text, seq
   FROM agent_server_entries WHERE version > %(v)s AND (config IS NOT NULL OR %(v)s >= 0)
 """
 
-# The changed entries, upserted at the bumped version (`{guard}`: an optional WHERE of the update).
-_UPSERT = """
-  INSERT INTO agent_server_entries AS e (kind, name, config, version)
+# The changed entries as rows: from three arrays, in order, or (`_ONE`) one entry's values.
+_MANY = """
   SELECT u.k, u.n, u.c::json, bump.version
     FROM bump, unnest(%(kinds)b::text[], %(names)b::text[], %(configs)b::text[])
          WITH ORDINALITY AS u(k, n, c, i)
-   ORDER BY u.i
+   ORDER BY u.i"""
+_ONE = """
+  SELECT %(kind)s, %(name)s, %(config)s::json, bump.version FROM bump"""
+
+# The changed entries, upserted at the bumped version (`{guard}`: an optional WHERE of the update).
+_UPSERT = """
+  INSERT INTO agent_server_entries AS e (kind, name, config, version){rows}
   ON CONFLICT (kind, name) DO UPDATE
      SET config = excluded.config, version = excluded.version,
          seq = CASE WHEN e.config IS NULL THEN excluded.seq ELSE e.seq END
@@ -71,7 +76,7 @@ WITH bump AS (
          rest_version = CASE WHEN %(set_rest)s THEN version + 1 ELSE rest_version END
    WHERE id = 1 AND version = %(v)s
   RETURNING version
-), changed AS ({_UPSERT.format(guard="")})
+), changed AS ({_UPSERT.format(rows=_MANY, guard="")})
 SELECT version, (SELECT count(*) FROM changed) FROM bump
 """
 
@@ -81,36 +86,19 @@ SELECT version, (SELECT count(*) FROM changed) FROM bump
 # checks each row's latest committed version (not the statement's snapshot), and waits for a
 # writer of the same row, so a row written since makes the count short: the statement then
 # raises and nothing of it lands. Every writer takes the document row first, so they queue there.
-_WRITE_ENTRIES = f"""
+_WRITE_ENTRIES = """
 WITH bump AS (
   UPDATE agent_server_document SET version = version + 1
    WHERE id = 1 AND rest_version <= %(v)s
   RETURNING version
-), changed AS ({_UPSERT.format(guard="WHERE e.version <= %(g)s")})
+), changed AS ({upsert})
 SELECT CASE WHEN (SELECT count(*) FROM changed) = %(n)s THEN version
             ELSE agent_server_conflict() END
   FROM bump
 """
-
-# The same for one entry, its values as parameters rather than arrays: the common write.
-_WRITE_ONE = """
-WITH bump AS (
-  UPDATE agent_server_document SET version = version + 1
-   WHERE id = 1 AND rest_version <= %(v)s
-  RETURNING version
-), changed AS (
-  INSERT INTO agent_server_entries AS e (kind, name, config, version)
-  SELECT %(kind)s, %(name)s, %(config)s::json, bump.version FROM bump
-  ON CONFLICT (kind, name) DO UPDATE
-     SET config = excluded.config, version = excluded.version,
-         seq = CASE WHEN e.config IS NULL THEN excluded.seq ELSE e.seq END
-   WHERE e.version <= %(g)s
-  RETURNING 1
-)
-SELECT CASE WHEN (SELECT count(*) FROM changed) = 1 THEN version
-            ELSE agent_server_conflict() END
-  FROM bump
-"""
+_GUARD = "WHERE e.version <= %(g)s"
+_WRITE_MANY = _WRITE_ENTRIES.format(upsert=_UPSERT.format(rows=_MANY, guard=_GUARD))
+_WRITE_ONE = _WRITE_ENTRIES.format(upsert=_UPSERT.format(rows=_ONE, guard=_GUARD))  # most writes
 
 _EMPTY = "SELECT version FROM agent_server_document WHERE id = 1"
 _LOCK = "SELECT version FROM agent_server_document WHERE id = 1 FOR UPDATE"
@@ -303,12 +291,12 @@ class PostgresStore:
         }
         if rows.servers_only and not fresh:
             guard = cached.version
+            statement, params = _WRITE_MANY, params | {"n": len(rows.names)}
             if len(rows.names) == 1:
                 guard = max(guard, self._seen.get((rows.kinds[0], rows.names[0]), guard))
                 one = {"kind": rows.kinds[0], "name": rows.names[0], "config": rows.configs[0]}
-                statement, params = _WRITE_ONE, {"v": cached.version, "g": guard, **one}
-            else:
-                statement, params = _WRITE_ENTRIES, params | {"n": len(rows.names), "g": guard}
+                statement, params = _WRITE_ONE, {"v": cached.version, "n": 1, **one}
+            params["g"] = guard
             try:
                 found = conn.execute(statement, params).fetchone()
             except psycopg.errors.SerializationFailure:
@@ -417,8 +405,9 @@ class PostgresStore:
             ]
             if cached is None:
                 document = orjson.loads(head[3]) if head[3] is not None else default_document()
+                rest = rest_of(document)
                 none: dict[Kind, dict[str, Any]] = {"server": LiveServers({}, self), "registry": {}}
-                cached = Cached(-1, join(rest_of(document), none), rest_of(document))
+                cached = Cached(-1, join(rest, none), rest)
                 if head[3] is None:  # the defaults: their registries are in no row
                     defaults = entries_of(document, "registry").items()
                     changes[:0] = [("registry", name, config) for name, config in defaults]
