@@ -24,7 +24,6 @@ from agent_server.config import (
     split_list,
     write_key_file,
 )
-from agent_server.durable import write_private_file
 from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
 from agent_server.heap import freeze_startup_heap
 from agent_server.http_protocol import NAME as HTTP_PROTOCOL
@@ -156,14 +155,6 @@ def _key_config(args: argparse.Namespace) -> Config:
     return config
 
 
-def _write_keys(config: Config, keys: list[str]) -> None:
-    """The key file learns `keys` (current first): the one named by path, else the home's."""
-    if config.secret_key_file is not None:
-        write_private_file(config.secret_key_file, ("\n".join(keys) + "\n").encode())
-    else:
-        write_key_file(config.home, keys)
-
-
 def _key_file(config: Config) -> Path | None:
     """The key file rotate-key and retire-keys rewrite; None when the key comes from env."""
     if config.secret_key is not None:
@@ -185,6 +176,7 @@ def _rotate(
     args: argparse.Namespace, config: Config, store: Store, current: str, previous: tuple[str, ...]
 ) -> int:
     old = SecretCipher(current, previous)
+    key_file = _key_file(config)
     new_key = generate_key()
     new = SecretCipher(new_key)
     seal_url_queries(store, old)
@@ -204,10 +196,10 @@ def _rotate(
         # Every token must open before anything is written, the key file included.
         for _loc, token in document_secret_values(store.read()):
             old.decrypt(token)
-        if _key_file(config) is not None:
+        if key_file is not None:
             # The key file learns the new key first (keeping the old ones), so a crash between
             # the two writes leaves a file that still opens every stored secret.
-            _write_keys(config, [new_key, current, *previous])
+            write_key_file(key_file, [new_key, current, *previous])
         store.update(rotate)
         store.forget_history()  # no token under the old key stays beside the document
         if config.shared_store:
@@ -218,8 +210,8 @@ def _rotate(
     print(f"re-encrypted {rotated} secret(s) in {store.where} under a new key", file=sys.stderr)
     if args.retire:
         return _retire(config, store, SecretCipher(new_key), new_key, printed_key=True)
-    if _key_file(config) is not None:
-        print(f"{_key_file(config)} now holds the new key first", file=sys.stderr)
+    if key_file is not None:
+        print(f"{key_file} now holds the new key first", file=sys.stderr)
     print("set these for the next start:", file=sys.stderr)
     print(f"{ENV_SECRET_KEY}={new_key}")
     print(f"{ENV_PREVIOUS_KEYS}={','.join([current, *previous])}")
@@ -241,6 +233,7 @@ def _retire(
 ) -> int:
     """Drop every previous key once no stored token needs one, so a leaked old key opens
     nothing written from now on; refused, with nothing changed, while a token still does."""
+    key_file = _key_file(config)
     try:
         with store.locked():
             stale = [
@@ -253,12 +246,12 @@ def _retire(
                     f"{len(stale)} secret(s) in {store.where} are still encrypted under a "
                     "previous key: run `agent-server rotate-key` first; no key was retired"
                 )
-            if _key_file(config) is not None:
-                _write_keys(config, [current])
+            if key_file is not None:
+                write_key_file(key_file, [current])
     except StoreUnavailable as exc:
         raise ConfigError(f"{exc}; no key was retired") from None
-    if _key_file(config) is not None:
-        print(f"{_key_file(config)} now holds only the current key", file=sys.stderr)
+    if key_file is not None:
+        print(f"{key_file} now holds only the current key", file=sys.stderr)
     if printed_key:
         print("set this for the next start:", file=sys.stderr)
         print(f"{ENV_SECRET_KEY}={current}")

@@ -207,8 +207,9 @@ def read_key_file(home: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def write_key_file(home: Path, keys: list[str]) -> None:
-    write_private_file(home / KEY_FILE, ("\n".join(keys) + "\n").encode())
+def write_key_file(path: Path, keys: list[str]) -> None:
+    """A key file in secret.key's form: the keys one a line, the current one first."""
+    write_private_file(path, ("\n".join(keys) + "\n").encode())
 
 
 def load_keys(config: Config) -> tuple[str, tuple[str, ...]]:

@@ -8,6 +8,7 @@ a PostgreSQL target records its keyed check (every replica must then be given th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,15 @@ from agent_server.json_codec import dumps, dumps_canonical
 from agent_server.preconditions import ETAG_KEY_FILE
 from agent_server.secrets import SecretCipher, document_secret_values
 from agent_server.stores import Store, open_store, store_kind
+from agent_server.stores.layout import servers_of
 from agent_server.stores.urls import file_dir
 
 
 def _keys(source: str, target: str) -> tuple[bytes, SecretCipher]:
     """The ETag key and the cipher of the settings being moved: from the environment (or key
     files named there) when set, else from the file side's etag.key and secret.key."""
-    env = Config.from_env()
-    folders = [file_dir(url, env.home) for url in (source, target) if store_kind(url) == "file"]
     config = Config.from_env()
+    folders = [file_dir(url, config.home) for url in (source, target) if store_kind(url) == "file"]
     if config.etag_key is None and config.etag_key_file is None:
         found = [folder / ETAG_KEY_FILE for folder in folders if (folder / ETAG_KEY_FILE).exists()]
         if not found:
@@ -46,7 +47,7 @@ def _keys(source: str, target: str) -> tuple[bytes, SecretCipher]:
                 f"migrate needs the ETag key the settings' ETags are made with: set "
                 f"{ENV_ETAG_KEY} (or keep it in the file store's {ETAG_KEY_FILE})"
             )
-        config = Config(**{**config.__dict__, "etag_key": found[0].read_text().strip()})
+        config = dataclasses.replace(config, etag_key=found[0].read_text().strip())
     if config.secret_key is None and config.secret_key_file is None:
         found = [folder / KEY_FILE for folder in folders if read_key_file(folder)]
         if not found:
@@ -54,7 +55,7 @@ def _keys(source: str, target: str) -> tuple[bytes, SecretCipher]:
                 f"migrate needs the secret key the settings are encrypted with: set "
                 f"{ENV_SECRET_KEY} (or keep it in the file store's {KEY_FILE})"
             )
-        config = Config(**{**config.__dict__, "secret_key_file": found[0]})
+        config = dataclasses.replace(config, secret_key_file=found[0])
     current, previous = load_keys(config)
     return load_etag_key_of(config), SecretCipher(current, previous)
 
@@ -114,7 +115,7 @@ def migrate(source: str, target: str, force: bool) -> dict[str, Any]:
         check.close()
     if _fingerprint(copied) != _fingerprint(document):
         raise ConfigError(f"the copy in {check.where} differs from the source: run migrate again")
-    servers = len(((document["agent_settings"].get("mcp_config") or {}).get("mcpServers")) or {})
+    servers = len(servers_of(document) or {})
     return {"from": src.where, "to": check.where, "servers": servers}
 
 
