@@ -78,7 +78,7 @@ FULL = Settings(
     durable_writes=450,
     durable_seconds=6.0,
     writers=8,
-    writes_each=25,
+    writes_each=100,
     multi_workers=4,
 )
 QUICK = Settings(
@@ -95,7 +95,7 @@ QUICK = Settings(
     durable_writes=80,
     durable_seconds=1.0,
     writers=8,
-    writes_each=8,
+    writes_each=20,
     multi_workers=4,
 )
 

@@ -29,7 +29,9 @@ class FileStore(SettingsStore):
         """Nothing to check: the keys live in the same home as the file."""
 
     def close(self) -> None:
-        """Let go of the lock file and the journal."""
+        """Let go of the lock file, the journal and the thread that waits for the locks."""
+        if self._waiter is not None:
+            self._waiter.shutdown(wait=False)
         self._file_lock.close()
         self._journal.close()
 

@@ -12,17 +12,19 @@ Every version gets a strictly increasing mtime (set by the writer under the lock
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 
 from agent_server.document import (
     READABLE_VERSIONS,
@@ -41,11 +43,26 @@ from agent_server.stores.process_lock import ProcessLock
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.json"
+MAX_BATCH = 64  # queued writes applied and written in one turn of the lock
 _Stamp = tuple[int, int, int]
 
 
 def encode_document(document: Document) -> bytes:
     return dumps(document)
+
+
+@dataclass
+class _Queued:
+    """A write waiting for the locks, and where its caller waits for the document it left."""
+
+    change: Callable[[Document], Document]
+    done: asyncio.Future[Document]
+
+
+def _fail(queued: list[_Queued], exc: Exception) -> None:
+    for one in queued:
+        if not one.done.done():
+            one.done.set_exception(exc)
 
 
 def _stamp(st: os.stat_result) -> _Stamp:
@@ -118,6 +135,9 @@ class SettingsStore:
         self._thread_lock = threading.Lock()
         self._cached: tuple[_Stamp | None, Document] | None = None
         self._encoded: EncodedDocument | None = None  # of the last document this store wrote
+        self._queue: list[_Queued] = []  # writes of this process waiting for the locks
+        self._drainer: asyncio.Task[None] | None = None  # the task that writes them
+        self._waiter: ThreadPoolExecutor | None = None  # the thread that waits for the locks
 
     def remove_stale_temp_files(self) -> int:
         """Remove temp files that writes killed mid-way left behind; the count removed.
@@ -158,17 +178,55 @@ class SettingsStore:
         A write runs on the loop: handing it to a thread and back costs about a quarter of a
         millisecond, the encoding holds the GIL either way, and a thread holding the file lock
         had to win the GIL back from the busy loop after each of its system calls, keeping
-        every other worker waiting meanwhile. When another thread or process holds a lock, the
-        wait happens on a worker thread, so the loop keeps serving reads until it is its turn.
+        every other worker waiting meanwhile.
+
+        When another thread or process holds a lock, the write joins this process's queue and
+        one task waits for the locks on a worker thread (the loop keeps serving meanwhile), then
+        applies every queued change in order and writes the result once: with several workers,
+        the writes that queued up behind another worker's share one file write and one turn of
+        the lock instead of taking a turn each.
         """
-        if not self._try_lock():
-            # Shielded from cancellation (anyio's default): the thread's locks always come back
-            # here to be released.
-            await run_in_threadpool(self._lock)
+        if not self._queue and self._try_lock():
+            try:
+                return self._update_locked(change)
+            finally:
+                self._unlock()
+        queued = _Queued(change, asyncio.get_running_loop().create_future())
+        self._queue.append(queued)
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
+        return await queued.done
+
+    async def _drain(self) -> None:
+        """Write what is queued, a batch per turn of the locks, until nothing is."""
         try:
-            return self._update_locked(change)
+            while self._queue:
+                await self._wait_for_locks()
+                try:
+                    batch = [q for q in self._queue[:MAX_BATCH] if not q.done.done()]
+                    del self._queue[:MAX_BATCH]
+                    self._update_batch(batch)
+                finally:
+                    self._unlock()
+        except BaseException as exc:
+            failed, self._queue = self._queue, []
+            _fail(failed, StoreUnavailable("the write was interrupted; try again"))
+            if not isinstance(exc, Exception):
+                raise
+            log.exception("the queued writes failed")
         finally:
-            self._unlock()
+            self._drainer = None
+
+    async def _wait_for_locks(self) -> None:
+        """Take both locks on this store's own waiting thread (the loop keeps serving)."""
+        if self._waiter is None:
+            self._waiter = ThreadPoolExecutor(1, thread_name_prefix="settings-lock")
+        waiting = asyncio.get_running_loop().run_in_executor(self._waiter, self._lock)
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:  # the locks still come: let them go when they do
+            waiting.add_done_callback(lambda done: done.exception() or self._unlock())
+            raise
 
     def _try_lock(self) -> bool:
         if not self._thread_lock.acquire(blocking=False):
@@ -213,13 +271,54 @@ class SettingsStore:
     def _update_locked(self, change: Callable[[Document], Document]) -> Document:
         current = self.read()
         new = change(current)
+        self._commit(current, [new])
+        return new
+
+    def _update_batch(self, batch: list[_Queued]) -> None:
+        """Each queued change applied to the document the one before it left, written once.
+
+        A change that raises fails only its own write (as it would alone); the others go on from
+        the document before it. Every write that changed something is answered once the file
+        holding it is durable.
+        """
+        try:
+            current = self.read()
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        document, versions, applied = current, [], []
+        for queued in batch:
+            try:
+                new = queued.change(document)
+            except Exception as exc:
+                queued.done.set_exception(exc)
+                continue
+            if new is not document:
+                versions.append(new)
+                document = new
+            applied.append((queued, new))
+        try:
+            self._commit(current, versions)
+        except Exception as exc:
+            _fail([queued for queued, _ in applied], exc)
+            return
+        for queued, new in applied:
+            queued.done.set_result(new)
+
+    def _commit(self, current: Document, versions: list[Document]) -> None:
+        """Durably write the last of `versions`, each made from the one before, the first from
+        `current` (nothing when there is none or the last is `current`)."""
+        new = versions[-1] if versions else current
         if new is current:
-            return current
+            return
         previous = self._cached[0] if self._cached else None
-        kept = self._encoded
-        if kept is not None and kept.document is not current:
-            kept = kept.followed_by(current)  # through what other processes wrote since
-        encoded = kept.followed_by(new) if kept is not None else None
+        encoded = self._encoded
+        if encoded is not None and encoded.document is not current:
+            encoded = encoded.followed_by(current)  # through what other processes wrote since
+        for version in versions:  # each step re-encodes only the servers it changed
+            if encoded is None:
+                break
+            encoded = encoded.followed_by(version)
         if encoded is None:
             encoded = encode(new)
         data: Data = encoded.buffers() if encoded is not None else encode_document(new)
@@ -234,7 +333,7 @@ class SettingsStore:
             self.path, data, after_ns=previous[2] if previous else 0, before_rename=record
         )
         self._encoded = encoded
-        return self._remember(_stamp(st), new)
+        self._remember(_stamp(st), new)
 
     def _load(self) -> Document:
         try:

@@ -32,8 +32,9 @@ JOURNAL_FILE = "settings.journal"
 KEEP = 64  # the writes kept: a reader further behind than this parses the file
 MAX_CHANGE_SHARE = 8  # a write whose changes encode to over 1/8 of the document is not recorded
 MAX_CHANGE_BYTES = 256 * 1024  # nor one whose changes encode to more than this
-MAX_JOURNAL_BYTES = 1024 * 1024  # the oldest writes are dropped to keep the file under this
-_SEAL_BYTES = 33  # 32 hex digits of the payload's hash and a newline
+MAX_JOURNAL_BYTES = 1024 * 1024  # past this the file is rewritten with the last writes
+# (at most KEEP of them, in at most half of it, so a rewrite comes at most every half of it)
+_SEAL_HEX = 32  # hex digits of a line's hash, before its entry
 
 Stamp = tuple[int, int, int]
 Path_ = list[str]
@@ -87,59 +88,94 @@ def apply(document: Document, changed: list[list[Any]]) -> Document:
 class Journal:
     """The journal file of one home. `record` runs under the store's lock; `catch_up` without.
 
-    The file is rewritten in place (pwrite, then truncate) through one open descriptor: on ext4
-    a temp file renamed over it, or a truncate before the write, makes the kernel flush it at
-    once and cost more than the rest of a small write. A reader may therefore see a write half
-    done, so the content carries its own hash and a reader that finds it wrong ignores it.
+    One line per write, `<stamp> <seal><entry>\n` (the stamp of the version it changes, then the
+    hash of the entry): a writer
+    appends its line (pwrite at the end, through one open descriptor) without reading the
+    others, and a reader reads on from where its last catch-up ended, so neither pays for the
+    writes it already knows. When the file outgrows MAX_JOURNAL_BYTES the writer rewrites it in
+    place with the last few writes (on ext4 a temp file renamed over it, or a truncate before
+    the write, makes the kernel flush it at once and cost more than the rest of a small write).
+    A reader may therefore see that rewrite half done; a line whose seal does not match is
+    ignored, and a reader that finds no unbroken chain parses the settings file.
     """
 
     def __init__(self, home: Path) -> None:
         self.path = home / JOURNAL_FILE
         self._fd: int | None = None
+        self._read_to: tuple[list[int], int] | None = None  # (stamp, offset) where reading ended
 
     def record(self, before: Stamp | None, after: Stamp, changed: list[list[Any]] | None) -> None:
         """Add one write; `changed` None: too large to record (the chain breaks there)."""
-        entries = self._entries()
-        if before is None or changed is None or (entries and entries[-1][1] != list(before)):
-            entries = []  # the chain is broken here: readers behind this point parse the file
-        if changed is not None and before is not None:
-            entries.append([list(before), list(after), changed])
+        if before is None or changed is None:
+            return  # readers at `before` find no line starting there and parse the file
+        line = _line([list(before), list(after), changed])
         try:
-            self._write(entries[-KEEP:])
+            fd = self._open()
+            end = os.fstat(fd).st_size
+            if end and os.pread(fd, 1, end - 1) != b"\n":
+                end = MAX_JOURNAL_BYTES  # a line cut short (or another format): start afresh
+            if end + len(line) > MAX_JOURNAL_BYTES:
+                kept = _lines(os.pread(fd, end, 0))[1 - KEEP :]
+                while kept and sum(map(len, kept)) + len(line) > MAX_JOURNAL_BYTES // 2:
+                    del kept[0]
+                data = b"".join([*kept, line])
+                os.pwrite(fd, data, 0)
+                os.ftruncate(fd, len(data))
+                end = len(data) - len(line)
+            else:
+                os.pwrite(fd, line, end)
         except OSError as exc:  # readers then find no chain to this version and parse the file
             log.warning("could not record a write in %s (%s)", self.path, exc.strerror)
-
-    def _write(self, entries: list[list[Any]]) -> None:
-        """The entries, sealed, the oldest dropped while they exceed MAX_JOURNAL_BYTES."""
-        data = _sealed(entries)
-        while len(data) > MAX_JOURNAL_BYTES and len(entries) > 1:
-            entries = entries[len(entries) // 2 :]
-            data = _sealed(entries)
-        fd = self._open()
-        os.pwrite(fd, data, 0)
-        os.ftruncate(fd, len(data))
+            return
+        self._read_to = (list(after), end + len(line))
 
     def catch_up(self, document: Document, since: Stamp, to: Stamp) -> Document | None:
         """`document` (the version stamped `since`) brought to the version stamped `to`, or None."""
-        chain: list[list[Any]] = []
-        at = list(since)
-        for before, after, changed in self._entries():
-            if chain or before == at:
-                if before != at:
-                    return None
-                chain.append(changed)
-                at = after
-                if at == list(to):
-                    break
-        if at != list(to) or not chain:
+        at, goal = list(since), list(to)
+        start = self._read_to[1] if self._read_to and self._read_to[0] == at else 0
+        found = self._chain(at, goal, start)
+        if found is None and start:
+            found = self._chain(at, goal, 0)  # the file was rewritten or cleared since
+        if found is None:
             return None
+        chain, self._read_to = found[0], (goal, found[1])
         for changed in chain:
             document = apply(document, changed)
         return document
 
+    def _chain(
+        self, at: list[int], goal: list[int], start: int
+    ) -> tuple[list[list[list[Any]]], int] | None:
+        """The changes from version `at` to `goal` in the lines from `start`, and the offset
+        after the last one used; None without an unbroken chain.
+
+        Each line starts with the stamp of the version it changes, so the first is found by a
+        byte search: only the lines of the chain are checked and parsed."""
+        try:
+            data = os.pread(self._open(), MAX_JOURNAL_BYTES, start)
+        except OSError:
+            return None
+        key = _key(at)
+        first = 0 if data.startswith(key) else data.find(b"\n" + key) + 1
+        if first == 0 and not data.startswith(key):
+            return None
+        chain: list[list[list[Any]]] = []
+        offset = start + first
+        for line in _lines(data[first:]):
+            offset += len(line)
+            entry = _entry(line)
+            if entry is None or entry[0] != at:
+                return None  # damaged, being rewritten right now, or not our chain
+            chain.append(entry[2])
+            at = entry[1]
+            if at == goal:
+                return chain, offset
+        return None
+
     def clear(self) -> None:
         """Keep no write (under the store's lock)."""
-        self._write([])
+        os.ftruncate(self._open(), 0)
+        self._read_to = None
 
     def close(self) -> None:
         if self._fd is not None:
@@ -156,8 +192,14 @@ class Journal:
         """
         try:
             fd = self._open()
+        except OSError:
+            return False
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:  # BlockingIOError: another process holds it
+            # A conversion that fails has let go of the shared lock (flock(2)): without taking
+            # it again, the others would think themselves alone and stop recording their writes.
+            fcntl.flock(fd, fcntl.LOCK_SH)
             return False
         fcntl.flock(fd, fcntl.LOCK_SH)
         return True
@@ -174,28 +216,38 @@ class Journal:
             self._fd = fd
         return self._fd
 
-    def _entries(self) -> list[list[Any]]:
-        try:
-            data = os.pread(self._open(), MAX_JOURNAL_BYTES + _SEAL_BYTES, 0)
-        except OSError:
-            return []
-        seal, payload = data[:_SEAL_BYTES], data[_SEAL_BYTES:]
-        if not payload or seal != _seal(payload):
-            return []  # empty, damaged, or being rewritten right now
-        try:
-            entries = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return []
-        return entries if isinstance(entries, list) else []
+
+def _key(stamp: list[int]) -> bytes:
+    return b"%d.%d.%d " % tuple(stamp)
+
+
+def _line(entry: list[Any]) -> bytes:
+    """`<stamp changed> <seal><entry>\n`."""
+    payload = orjson.dumps(entry)  # never holds a raw newline
+    return _key(entry[0]) + _seal(payload) + payload + b"\n"
+
+
+def _lines(data: bytes) -> list[bytes]:
+    """The complete lines of `data`, each with its newline (a last one still being written is
+    left out)."""
+    return data[: data.rfind(b"\n") + 1].splitlines(keepends=True)
+
+
+def _entry(line: bytes) -> list[Any] | None:
+    """[before, after, changes] from a line whose seal matches, else None."""
+    sealed = line[line.find(b" ") + 1 :]
+    seal, payload = sealed[:_SEAL_HEX], sealed[_SEAL_HEX:-1]
+    if seal != _seal(payload):
+        return None
+    try:
+        entry = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return entry if isinstance(entry, list) and len(entry) == 3 else None
 
 
 def _seal(payload: bytes) -> bytes:
-    return hashlib.blake2b(payload, digest_size=16).hexdigest().encode() + b"\n"
-
-
-def _sealed(entries: list[list[Any]]) -> bytes:
-    payload = orjson.dumps(entries)
-    return _seal(payload) + payload
+    return hashlib.blake2b(payload, digest_size=16).hexdigest().encode()
 
 
 def encoded_changes(changed: list[list[Any]], document_bytes: int) -> list[list[Any]] | None:
