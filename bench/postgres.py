@@ -30,6 +30,7 @@ import httpx
 import psycopg
 
 from bench.procs import ServerProcess, start_bare_app
+from bench.scenarios import WRITE_HEADERS, exchange
 from bench.seed import SECRET_KEY, SESSION_HEADERS, SESSION_KEY, build_document, server_name
 from bench.stats import median
 from scripts.local_postgres import INSTALL_HELP, Cluster, pg_bin
@@ -169,22 +170,17 @@ def writers(servers: list[ServerProcess], seconds: float) -> dict[str, Any]:
 
     def write_all(t: int, conn: http.client.HTTPConnection, path: str) -> None:
         """Read the server's ETag, then PATCH it with If-Match until the deadline."""
-        conn.request("GET", path, headers=SESSION_HEADERS)
-        response = conn.getresponse()
-        response.read()
-        etag = response.getheader("etag") or ""
+        etag = exchange(conn, "GET", path)[1] or ""
         i = 0
         while time.monotonic() < deadline:
             value = f"w{t}-{i}"
-            body = json.dumps({"env": {"A": value}})
-            headers = {**SESSION_HEADERS, "If-Match": etag, "Content-Type": "application/json"}
-            conn.request("PATCH", path, body=body, headers=headers)
-            response = conn.getresponse()
-            text = response.read()
-            if response.status != 200:
-                errors.append(f"{response.status} {text[:80]!r}")
+            body = json.dumps({"env": {"A": value}}).encode()
+            headers = {**WRITE_HEADERS, "If-Match": etag}
+            status, new_etag, text = exchange(conn, "PATCH", path, headers, body)
+            if status != 200:
+                errors.append(f"{status} {text[:80]!r}")
                 return
-            etag = response.getheader("etag") or ""
+            etag = new_etag or ""
             last[t] = value
             done[t] += 1
             i += 1

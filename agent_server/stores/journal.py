@@ -89,11 +89,11 @@ class Journal:
     """The journal file of one home. `record` runs under the store's lock; `catch_up` without.
 
     One line per write, `<stamp> <seal><entry>\n` (the stamp of the version it changes, then the
-    hash of the entry): a writer
-    appends its line (pwrite at the end, through one open descriptor) without reading the
-    others, and a reader reads on from where its last catch-up ended, so neither pays for the
-    writes it already knows. When the file outgrows MAX_JOURNAL_BYTES the writer rewrites it in
-    place with the last few writes (on ext4 a temp file renamed over it, or a truncate before
+    hash of the entry): a writer appends its line (pwrite at the end, through one open
+    descriptor) without reading the others, and a reader reads on from where its last catch-up
+    ended, so neither pays for the writes it already knows. When the file outgrows
+    MAX_JOURNAL_BYTES, or ends in a line cut short, the writer rewrites it in place with the
+    last few writes (on ext4 a temp file renamed over it, or a truncate before
     the write, makes the kernel flush it at once and cost more than the rest of a small write).
     A reader may therefore see that rewrite half done; a line whose seal does not match is
     ignored, and a reader that finds no unbroken chain parses the settings file.
@@ -112,18 +112,17 @@ class Journal:
         try:
             fd = self._open()
             end = os.fstat(fd).st_size
-            if end and os.pread(fd, 1, end - 1) != b"\n":
-                end = MAX_JOURNAL_BYTES  # a line cut short (or another format): start afresh
-            if end + len(line) > MAX_JOURNAL_BYTES:
-                kept = _lines(os.pread(fd, end, 0))[1 - KEEP :]
+            intact = not end or os.pread(fd, 1, end - 1) == b"\n"  # else a line cut short
+            if intact and end + len(line) <= MAX_JOURNAL_BYTES:
+                os.pwrite(fd, line, end)
+            else:  # the last writes that fit in half the limit (none after a cut), then this one
+                kept = _lines(os.pread(fd, end, 0))[1 - KEEP :] if intact else []
                 while kept and sum(map(len, kept)) + len(line) > MAX_JOURNAL_BYTES // 2:
                     del kept[0]
                 data = b"".join([*kept, line])
                 os.pwrite(fd, data, 0)
                 os.ftruncate(fd, len(data))
                 end = len(data) - len(line)
-            else:
-                os.pwrite(fd, line, end)
         except OSError as exc:  # readers then find no chain to this version and parse the file
             log.warning("could not record a write in %s (%s)", self.path, exc.strerror)
             return
@@ -157,8 +156,8 @@ class Journal:
             return None
         key = _key(at)
         first = 0 if data.startswith(key) else data.find(b"\n" + key) + 1
-        if first == 0 and not data.startswith(key):
-            return None
+        if not first and not data.startswith(key):
+            return None  # no line starts at version `at`
         chain: list[list[list[Any]]] = []
         offset = start + first
         for line in _lines(data[first:]):
