@@ -70,7 +70,11 @@ def read_session_key(path: Path) -> str | None:
 
 
 def generate_session_key() -> str:
-    return secrets.token_urlsafe(32)
+    """A new random key that never starts with "-", so `--api-key KEY` cannot read it as a flag."""
+    while True:
+        key = secrets.token_urlsafe(32)
+        if not key.startswith("-"):
+            return key
 
 
 def scope_allows(have: KeyScope, needed: KeyScope) -> bool:

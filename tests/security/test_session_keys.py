@@ -15,6 +15,7 @@ import httpx
 import pytest
 from support import ROOT, ServerProcess, cli_env, free_port, run_refused, serving
 
+from agent_server.security.session_keys import generate_session_key
 from sdk import SettingsClient, Unauthorized
 
 KEYS = {"read": "key-read-7d21", "write": "key-write-0c9e", "admin": "key-admin-44b3"}
@@ -180,6 +181,15 @@ def test_the_sdk_sends_a_key_file_only_to_a_loopback_address(
     with remote:
         remote.mcp_servers.list()
     assert seen == [None]
+
+
+def test_a_generated_key_never_starts_with_a_dash() -> None:
+    # One urlsafe key in 64 starts with "-", which `--api-key KEY` would read as a flag; in 3,000
+    # draws the old generator gives such a key with a probability of 1 - (63/64)**3000 > 0.999999.
+    keys = {generate_session_key() for _ in range(3000)}
+    assert len(keys) == 3000
+    assert not [key for key in keys if key.startswith("-")]
+    assert all(len(key) == 43 for key in keys)
 
 
 def mcp_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
