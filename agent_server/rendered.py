@@ -28,12 +28,16 @@ class Rendered:
         self._kept: tuple[tuple[object, ...], Encoded] | None = None
 
     def get(self, inputs: tuple[object, ...], make: Callable[[], Encoded]) -> Encoded:
+        found = self.find(inputs)
+        if found is None:
+            found = make()
+            self._kept = (inputs, found)
+        return found
+
+    def find(self, inputs: tuple[object, ...]) -> Encoded | None:
+        """The answer kept for exactly these inputs, if it is the one kept."""
         kept = self._kept
-        if kept is not None and _same(kept[0], inputs):
-            return kept[1]
-        encoded = make()
-        self._kept = (inputs, encoded)
-        return encoded
+        return kept[1] if kept is not None and _same(kept[0], inputs) else None
 
 
 def _same(kept: tuple[object, ...], inputs: tuple[object, ...]) -> bool:
@@ -47,3 +51,4 @@ class RenderedAnswers:
     server_list: Rendered = field(default_factory=Rendered)
     registry_list: Rendered = field(default_factory=Rendered)
     settings: Rendered = field(default_factory=Rendered)
+    tool_catalog: Rendered = field(default_factory=Rendered)

@@ -30,16 +30,19 @@ ENV_BODY_FILE = "BENCH_BARE_BODY_FILE"
 ENV_ETAG = "BENCH_BARE_ETAG"
 LIST_PATH = "/api/settings/mcp-servers"
 SETTINGS_PATH = "/api/settings"
+CATALOG_PATH = "/api/mcp/tools"
 RELOAD_PATH = "/bench/bodies"  # POST {"path": ..., "file": ..., "etag": ...}: serve new bytes
 
 
 def create_app(body: bytes, etag: str) -> Starlette:
-    """GET one server answers `body`; the list and the settings paths answer the bytes last
-    given to RELOAD_PATH (the real server's own answers, fetched by the bench each round)."""
+    """GET one server answers `body`; the list, the settings and the catalog paths answer the
+    bytes last given to RELOAD_PATH (the real server's own answers, fetched by the bench each
+    round)."""
     headers = {"ETag": etag} if etag else None
     bodies: dict[str, tuple[bytes, dict[str, str] | None]] = {
         LIST_PATH: (b"{}", None),
         SETTINGS_PATH: (b"{}", None),
+        CATALOG_PATH: (b"{}", None),
     }
 
     async def get_server(request: Request) -> Response:
@@ -68,6 +71,7 @@ def create_app(body: bytes, etag: str) -> Starlette:
         routes=[
             Route(LIST_PATH, fixed(LIST_PATH), methods=["GET"]),
             Route(SETTINGS_PATH, fixed(SETTINGS_PATH), methods=["GET"]),
+            Route(CATALOG_PATH, fixed(CATALOG_PATH), methods=["GET"]),
             Route("/api/settings/mcp-servers/{name}", get_server, methods=["GET"]),
             Route(RELOAD_PATH, reload, methods=["POST"]),
             Route("/health", health, methods=["GET"]),

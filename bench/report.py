@@ -5,7 +5,8 @@ Every figure is divided by its floor from the same run:
 - a read (GET) by the bare-Starlette route serving the same bytes, with the same clients;
 - a write by the write floor: bare Starlette plus the durable write of a file the size of
   settings.json (medians and percentiles added; req/s from the two mean latencies; CPU added);
-- the server list and GET /api/settings by bare Starlette serving the bytes they answered.
+- the server list, GET /api/settings and the tool catalog by bare Starlette serving the bytes
+  they answered.
 
 Latency and CPU ratios are "times the floor" (lower is better); req/s ratios are "fraction of the
 floor" (higher is better).
@@ -25,8 +26,8 @@ from bench.stats import ratio
 THROUGHPUT_TARGET = 0.7  # GET one server req/s >= 0.7 x bare Starlette req/s
 WRITE_TARGET = 1.6  # one-server write median <= 1.6 x (bare median + durable write median)
 WRITE_TARGET_OPS = ("put_one", "patch_env", "put_one_built", "patch_env_built")
-WHOLE_READ_TARGET = 1.5  # the list and GET /api/settings <= 1.5 x bare serving the same bytes
-WHOLE_READ_FLOORS = {"list": "bare_list", "global_get": "bare_settings"}
+WHOLE_READ_TARGET = 1.5  # the list, GET /api/settings, the catalog <= 1.5 x bare, same bytes
+WHOLE_READ_FLOORS = {"list": "bare_list", "global_get": "bare_settings", "catalog": "bare_catalog"}
 TAIL_TARGET = 3.0  # p99 <= 3 x median, for every measured operation
 START_TARGET_S = 1.0  # one worker's start-up, from exec to its first answer
 MEMORY_TARGET = 1.5  # RSS <= 1.5 x the parsed document + the empty server's RSS...
@@ -39,6 +40,7 @@ RELATIVE_TARGETS = (
 )
 LABELS = {name: label for name, label, _make, _kind in (*OPERATIONS, *BUILT_OPERATIONS)}
 LABELS["get_one_concurrent"] = "GET one server (redacted, concurrent)"
+LABELS["catalog"] = "GET /api/mcp/tools (the tool catalog, lists known)"
 KINDS = {name: kind for name, _label, _make, kind in (*OPERATIONS, *BUILT_OPERATIONS)}
 
 
@@ -282,9 +284,9 @@ def build(
             "median, p95, p99, server_cpu": "figure / floor (times the floor; lower is better)",
             "rps": "figure / floor (fraction of the floor; higher is better)",
             "bare_seq": "bare Starlette, same bytes, same clients (1), same uvicorn settings",
-            "bare_list, bare_settings": (
-                "bare Starlette serving the bytes the real list / GET /api/settings answered "
-                "at the start of the round"
+            "bare_list, bare_settings, bare_catalog": (
+                "bare Starlette serving the bytes the real list / GET /api/settings / "
+                "GET /api/mcp/tools answered at the start of the round"
             ),
             "bare_concurrent": "bare Starlette with the throughput clients",
             "write_floor": (
@@ -360,6 +362,7 @@ def _rows(r: dict[str, Any]) -> list[list[str]]:
     add("floor: bare Starlette GET", floors["bare_seq"], "", None)
     add("floor: bare, the list's bytes", floors["bare_list"], "", None)
     add("floor: bare, /api/settings' bytes", floors["bare_settings"], "", None)
+    add("floor: bare, the catalog's bytes", floors["bare_catalog"], "", None)
     add("floor: bare Starlette GET", floors["bare_concurrent"], "", None)
     durable = floors["durable_write"]
     add(f"floor: durable write {durable['bytes']:,} B", {**durable, "clients": "-"}, "", None)
@@ -519,6 +522,7 @@ def markdown(results: dict[str, Any]) -> str:
         ("bare_seq", "floor: bare Starlette GET one server"),
         ("bare_list", "floor: bare Starlette, the list's bytes"),
         ("bare_settings", "floor: bare Starlette, GET /api/settings' bytes"),
+        ("bare_catalog", "floor: bare Starlette, the catalog's bytes"),
         ("durable_write", "floor: durable write of settings.json"),
     ):
         cells = [

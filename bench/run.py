@@ -22,23 +22,30 @@ from typing import Any
 import orjson
 
 from bench import report
-from bench.bare_app import LIST_PATH, RELOAD_PATH, SETTINGS_PATH
+from bench.bare_app import CATALOG_PATH, LIST_PATH, RELOAD_PATH, SETTINGS_PATH
 from bench.floors import durable_summary, durable_write_round
 from bench.load import LoadResult, Phase, RequestFactory, new_client, run_phase
 from bench.machine import machine_info
-from bench.procs import ServerProcess, start_agent_server, start_bare_app, start_registry_app
+from bench.procs import (
+    ServerProcess,
+    start_agent_server,
+    start_bare_app,
+    start_canned_mcp,
+    start_registry_app,
+)
 from bench.scenarios import (
     BUILT_OPERATIONS,
     OPERATIONS,
     REGISTRY,
     build_through_api,
+    get_catalog,
     get_global,
     get_list,
     get_one,
     one_path,
     run_writers,
 )
-from bench.seed import write_settings
+from bench.seed import remote_document, write_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -125,16 +132,32 @@ def add_registry(server: ServerProcess, registry: ServerProcess) -> None:
         added.raise_for_status()
 
 
-def reload_bare(server: ServerProcess, bare: ServerProcess, root: Path) -> None:
-    """Hand the bare app the real server's current list and settings answers (untimed)."""
-    with new_client(server.url) as real, new_client(bare.url) as floor:
-        for path in (LIST_PATH, SETTINGS_PATH):
-            answer = real.get(path)
+def reload_bare(answers: list[tuple[ServerProcess, str]], bare: ServerProcess, root: Path) -> None:
+    """Hand the bare app each (server, path)'s current answer: the list, the settings and the
+    catalog (untimed)."""
+    with new_client(bare.url) as floor:
+        for server, path in answers:
+            with new_client(server.url) as real:
+                answer = real.get(path)
             answer.raise_for_status()
             body_file = root / f"bare{path.replace('/', '-')}.json"
             body_file.write_bytes(answer.content)
             given = {"path": path, "file": str(body_file), "etag": answer.headers.get("etag")}
             floor.post(RELOAD_PATH, content=orjson.dumps(given)).raise_for_status()
+
+
+def warm_catalog(server: ServerProcess, size: int) -> None:
+    """List every server's tools once (the first catalog connects to each; one that does not
+    answer in time is listed by the next call), so the timed catalogs answer from what is known."""
+    with new_client(server.url) as client:
+        client.timeout = 300
+        for _ in range(5):
+            answer = client.get(CATALOG_PATH, params={"deadline": "120"})
+            answer.raise_for_status()
+            listed = answer.json()["servers"]
+            if len(listed) == size and all(found["ok"] for found in listed):
+                return
+    raise RuntimeError(f"the catalog of {size} servers never listed every server's tools")
 
 
 def parsed_size_mib(data: bytes) -> float:
@@ -200,6 +223,14 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
         registry = start_registry_app(logs)
         started.append(registry)
         add_registry(server, registry)
+        log(f"  listing the tools of {size:,} remote servers for the catalog")
+        canned = start_canned_mcp(logs)
+        started.append(canned)
+        tools_home = root / f"home-tools-{size}"
+        write_settings(tools_home, size, remote_document(size, canned.url + "/mcp"))
+        tooled = start_agent_server(tools_home, logs)
+        started.append(tooled)
+        warm_catalog(tooled, size)
         out["get_one_bytes"] = len(body)
         log(f"  building a document of {size:,} servers through the API")
         built = start_agent_server(root / f"home-built-{size}", logs, workers=1)
@@ -209,10 +240,13 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
         sizes_seen: list[int] = []
         for r in range(n):
             log(f"  round {r + 1}/{n}")
-            reload_bare(server, bare, root)
+            answers = [(server, LIST_PATH), (server, SETTINGS_PATH), (tooled, CATALOG_PATH)]
+            reload_bare(answers, bare, root)
             run("bare_seq", bare, get_one(size), read)
             run("bare_list", bare, get_list(size), read)
             run("bare_settings", bare, get_global(size), read)
+            run("bare_catalog", bare, get_catalog(size), read)
+            run("catalog", tooled, get_catalog(size), read)
             for name, _label, make, kind in OPERATIONS:
                 run(name, server, make(size), read if kind == "read" else write)
             for name, _label, make, _kind in BUILT_OPERATIONS:
@@ -239,14 +273,15 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
 
         floors: dict[str, Any] = {
             key: LoadResult.merge(rounds[key]).summary()
-            for key in ("bare_seq", "bare_list", "bare_settings", "bare_concurrent")
+            for key in ("bare_seq", "bare_list", "bare_settings", "bare_catalog", "bare_concurrent")
         }
         floors["durable_write"] = durable_summary(rounds["durable_write"], max(sizes_seen))
         floors["throughput_rounds"] = {
             "bare_rps": [x.rps for x in rounds["bare_concurrent"]],
             "get_one_rps": [x.rps for x in rounds["get_one_concurrent"]],
         }
-        names = [op[0] for op in (*OPERATIONS, *BUILT_OPERATIONS)] + ["get_one_concurrent"]
+        names = [op[0] for op in (*OPERATIONS, *BUILT_OPERATIONS)]
+        names += ["catalog", "get_one_concurrent"]
         operations = {name: LoadResult.merge(rounds[name]).summary() for name in names}
         log(_brief("bare Starlette GET", floors["bare_seq"]))
         for name, figures in operations.items():

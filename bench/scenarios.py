@@ -40,6 +40,11 @@ def get_global(size: int) -> RequestFactory:
     return lambda i: Req("GET", "/api/settings")
 
 
+def get_catalog(size: int) -> RequestFactory:
+    """The tool catalog, answered from the tool lists the server already knows."""
+    return lambda i: Req("GET", "/api/mcp/tools")
+
+
 def put_one(size: int) -> RequestFactory:
     """PUT one whole server with a new value of A; B and C sent masked (kept), as an IDE does."""
 

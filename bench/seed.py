@@ -1,4 +1,5 @@
-"""The benchmark documents: N stdio MCP servers, each with 3 Fernet-encrypted env secrets.
+"""The benchmark documents: N stdio MCP servers, each with 3 Fernet-encrypted env secrets (and,
+for the tool catalog, N remote servers that all answer from one canned MCP endpoint).
 
 settings.json is written directly (encrypted here with the bench's fixed key, in the shape and
 bytes the server itself writes) before the server starts: seeding 10,000 servers through the API
@@ -64,13 +65,24 @@ def build_document(size: int) -> dict[str, Any]:
     }
 
 
-def write_settings(home: Path, size: int) -> Path:
-    """A home folder (0700) holding settings.json (0600) with `size` servers; its path."""
+def remote_document(size: int, url: str) -> dict[str, Any]:
+    """`size` remote servers, all at `url` (bench/canned_mcp.py), for the tool catalog."""
+    servers = {server_name(i): {"url": url, "transport": "http"} for i in range(size)}
+    return {
+        "schema_version": 1,
+        "agent_settings": {"agent_kind": "openhands", "mcp_config": {"mcpServers": servers}},
+        "misc_settings": {},
+    }
+
+
+def write_settings(home: Path, size: int, document: dict[str, Any] | None = None) -> Path:
+    """A home folder (0700) holding settings.json (0600) with `size` servers (or `document`);
+    its path."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = home / "settings.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(orjson.dumps(build_document(size)))
+        f.write(orjson.dumps(build_document(size) if document is None else document))
         f.flush()
         os.fsync(f.fileno())
     return path

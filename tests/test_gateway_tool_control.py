@@ -120,3 +120,46 @@ def test_a_changed_tool_is_withheld_under_pin_tools_until_approved(
         assert http.get(f"{BASE}/pinned").json()["etag"] == etag
     assert route_tools(server, "pinned")["shifty"]["changed"] is False
     assert "pinned__shifty" in gateway_tools(server)
+
+
+def test_the_catalog_is_kept_from_known_lists_and_follows_each_change(
+    serve: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    description = tmp_path / "description"
+    description.write_text("Adds nothing.")
+    server = serve()
+    put(server, "one", changing(description))
+    put(server, "two", changing(description))
+
+    def catalog(http: Any) -> dict[str, Any]:
+        answer = http.get("/api/mcp/tools")
+        assert answer.status_code == 200, answer.text
+        return {"bytes": answer.content, **answer.json()}
+
+    with server.client(timeout=60) as http:
+        first = catalog(http)  # listed live, then known
+        assert [s["ok"] for s in first["servers"]] == [True, True]
+        assert catalog(http)["bytes"] == first["bytes"]
+
+        # The servers change a tool: the catalog says what was last listed until one is
+        # listed again.
+        description.write_text("Something else.")
+        assert catalog(http)["bytes"] == first["bytes"]
+        assert http.get(f"{BASE}/one/tools", params={"refresh": "1"}).json()["ok"] is True
+        tools = {t["name"]: t for t in catalog(http)["tools"]}
+        assert tools["one.shifty"]["description"] == "Something else."
+        assert tools["one.shifty"]["changed"] is True
+        assert tools["two.shifty"]["description"] == "Adds nothing."
+        assert tools["two.shifty"]["changed"] is False
+
+        # Approving writes the pins: the catalog follows.
+        assert http.post(f"{BASE}/one/tools/shifty/approve").status_code == 200
+        tools = {t["name"]: t for t in catalog(http)["tools"]}
+        assert tools["one.shifty"]["changed"] is False
+
+        # A changed config is listed again under its new ETag, a disabled server leaves.
+        assert http.patch(f"{BASE}/one", json={"tools": {"stable": {"enabled": False}}}).is_success
+        assert http.patch(f"{BASE}/two", json={"enabled": False}).is_success
+        found = catalog(http)
+        assert [s["name"] for s in found["servers"]] == ["one"]
+        assert {t["name"] for t in found["tools"]} == {"one.risky", "one.shifty"}

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PINS_FILE = "tool-pins.json"
 Pins = dict[str, dict[str, str]]
+_NONE: Pins = {}  # read (never changed) while there is no pins file, one object for all reads
 
 
 def definition_hash(name: str, description: str | None, input_schema: Any) -> str:
@@ -52,10 +53,11 @@ class PinStore:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def _read(self) -> Pins:
+    def read(self) -> Pins:
+        """Every server's pins; the same object until the file changes (never change it)."""
         stamp = self.stamp()
         if stamp is None:
-            return {}
+            return _NONE
         if self._cached is not None and self._cached[0] == stamp:
             return self._cached[1]
         try:
@@ -69,28 +71,41 @@ class PinStore:
         self._cached = (stamp, pins)
         return pins
 
-    def _write(self, server: str, pins: Mapping[str, str] | None) -> None:
-        """Merge `pins` into the server's (None drops them all), under the lock."""
+    def _write(self, pins: Mapping[str, Mapping[str, str] | None]) -> None:
+        """Merge each server's `pins` into its own (None drops them all), under the lock."""
         with self._lock:
-            current = dict(self._read())
-            if pins is None:
-                current.pop(server, None)
-            else:
-                current[server] = {**current.get(server, {}), **pins}
+            current = dict(self.read())
+            for server, given in pins.items():
+                if given is None:
+                    current.pop(server, None)
+                else:
+                    current[server] = {**current.get(server, {}), **given}
             write_private_file(self.path, json.dumps(current, sort_keys=True).encode())
 
-    def changed(self, server: str, definitions: Mapping[str, str]) -> set[str]:
-        """The tools whose definition differs from their pin; tools first seen are pinned."""
-        pinned = self._read().get(server, {})
-        first_seen = {tool: h for tool, h in definitions.items() if tool not in pinned}
+    def changed(self, definitions: Mapping[str, Mapping[str, str]]) -> dict[str, set[str]]:
+        """Per server, the tools whose definition differs from their pin.
+
+        `definitions` holds each server's tools' definition hashes. Tools first seen are pinned,
+        every server's in one write: a catalog of thousands of servers seen for the first time
+        writes the file once, not once per server.
+        """
+        current = self.read()
+        first_seen: Pins = {}
+        changed: dict[str, set[str]] = {}
+        for server, hashes in definitions.items():
+            pinned = current.get(server, {})
+            new = {tool: h for tool, h in hashes.items() if tool not in pinned}
+            if new:
+                first_seen[server] = new
+            changed[server] = {t for t, h in hashes.items() if t in pinned and pinned[t] != h}
         if first_seen:
-            self._write(server, first_seen)
-        return {tool for tool, h in definitions.items() if tool in pinned and pinned[tool] != h}
+            self._write(first_seen)
+        return changed
 
     def approve(self, server: str, tool: str, definition: str) -> None:
-        self._write(server, {tool: definition})
+        self._write({server: {tool: definition}})
 
     def forget(self, server: str) -> None:
         """Drop the pins of a deleted server: a new server of that name starts afresh."""
-        if server in self._read():
-            self._write(server, None)
+        if server in self.read():
+            self._write({server: None})

@@ -29,13 +29,14 @@ import h11
 import httpx2
 import orjson
 
+from agent_server.probes.tls import tls_context
+
 if TYPE_CHECKING:
     from agent_server.probes.connection import StatusRecorder
 
 CONNECTIONS = 32  # sockets one server configuration may have open at once
 _READ = 65536
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_ssl_context: ssl.SSLContext | None = None
 
 
 class Redirected(Exception):
@@ -48,14 +49,6 @@ def loads(data: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
-
-
-def _tls() -> ssl.SSLContext:
-    """httpx2's own context (its CA store and SSL_CERT_* settings), made once."""
-    global _ssl_context
-    if _ssl_context is None:
-        _ssl_context = httpx2.create_ssl_context()
-    return _ssl_context
 
 
 @dataclass
@@ -140,7 +133,7 @@ class PlainHTTP:
         return None
 
     async def _connect(self) -> _Socket:
-        tls = _tls() if self.scheme == "https" else None
+        tls = tls_context() if self.scheme == "https" else None
         try:
             reader, writer = await asyncio.open_connection(
                 self.host, self.port, ssl=tls, server_hostname=self.host if tls else None

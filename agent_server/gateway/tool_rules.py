@@ -26,18 +26,19 @@ def tool_enabled(config: Mapping[str, Any], name: str, tags: Iterable[str]) -> b
     return not found & set(config.get("exclude_tags") or ())
 
 
-def _changed(name: str, tools: Iterable[Any], pins: PinStore) -> set[str]:
-    """The tools (mcp's or MCPTool) whose definition differs from their pin."""
+def changed_tools(pins: PinStore, tools: Mapping[str, Iterable[Any]]) -> dict[str, set[str]]:
+    """Per server, its tools (mcp's or MCPTool) whose definition differs from their pin."""
     return pins.changed(
-        name, {t.name: definition_hash(t.name, t.description, t.input_schema) for t in tools}
+        {
+            server: {t.name: definition_hash(t.name, t.description, t.input_schema) for t in found}
+            for server, found in tools.items()
+        }
     )
 
 
-def served_tools(
-    name: str, config: Mapping[str, Any], tools: list[Any], pins: PinStore
-) -> list[Any]:
-    """The mcp tools the gateway serves: enabled ones, and with `pin_tools` unchanged ones."""
-    changed = _changed(name, tools, pins)
+def served_tools(config: Mapping[str, Any], tools: list[Any], changed: set[str]) -> list[Any]:
+    """The mcp tools the gateway serves: enabled ones, and with `pin_tools` unchanged ones
+    (`changed`: the tools whose definition differs from their pin)."""
     withheld = changed if config.get("pin_tools") is True else set()
     return [
         t
@@ -46,13 +47,10 @@ def served_tools(
     ]
 
 
-def marked(
-    name: str, config: Mapping[str, Any], result: MCPToolsResult, pins: PinStore
-) -> MCPToolsResult:
-    """A tools answer with each tool's `enabled` and `changed` filled in."""
+def marked(config: Mapping[str, Any], result: MCPToolsResult, changed: set[str]) -> MCPToolsResult:
+    """A tools answer with each tool's `enabled` and `changed` (one of `changed`) filled in."""
     if isinstance(result, MCPProbeFailed):
         return result
-    changed = _changed(name, result.tools, pins)
     tools = [
         t.model_copy(
             update={"enabled": tool_enabled(config, t.name, t.tags), "changed": t.name in changed}

@@ -28,7 +28,7 @@ from agent_server.gateway.credentials import (
 from agent_server.gateway.names import gateway_names, plain_name
 from agent_server.gateway.pins import PinStore
 from agent_server.gateway.pool import UpstreamKey, UpstreamPool
-from agent_server.gateway.tool_rules import served_tools
+from agent_server.gateway.tool_rules import changed_tools, served_tools
 from agent_server.probes.failures import ProbeFailed
 from agent_server.servers import ServerCatalog
 from agent_server.stores import Store
@@ -170,7 +170,7 @@ class GatewayTools:
             )
             return failure
         self._failed.pop(key, None)
-        return served_tools(server.name, server.config, tools, self.pins)
+        return tools
 
     async def tool_set(self, given: ClientHeaders) -> ToolSet:
         """The tools this caller (with its credentials) is served.
@@ -202,6 +202,11 @@ class GatewayTools:
             name: result
             for name, result in zip(served, listed, strict=True)
             if not isinstance(result, ProbeFailed)
+        }
+        changed = changed_tools(self.pins, found)  # first-seen tools pinned in one write
+        found = {
+            name: served_tools(served[name].config, tools, changed[name])
+            for name, tools in found.items()
         }
         names = gateway_names(
             (server, tool.name) for server, tools in found.items() for tool in tools

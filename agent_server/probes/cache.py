@@ -19,6 +19,7 @@ class ToolCache:
     def __init__(self) -> None:
         self._entries: dict[str, tuple[str, MCPToolsOk, int]] = {}
         self._bytes = 0
+        self.version = object()  # replaced on every change, so an answer made from it can tell
 
     def get(self, name: str, etag: str) -> MCPToolsOk | None:
         entry = self._entries.get(name)
@@ -26,6 +27,7 @@ class ToolCache:
 
     def put(self, name: str, etag: str, result: MCPToolsOk | MCPProbeFailed) -> None:
         self._drop(name)
+        self.version = object()
         if not isinstance(result, MCPToolsOk):
             return
         size = len(result.model_dump_json())

@@ -22,6 +22,7 @@ from agent_server.probes.failures import ProbeFailed, classify, timed_out
 from agent_server.probes.groups import end_groups, process_groups
 from agent_server.probes.limiter import ProbeLimiter
 from agent_server.probes.logs import withheld_logs
+from agent_server.probes.tls import http_client
 from sdk.models import MCPServerInfo, MCPTool, MCPToolsOk, MCPToolsResult
 
 if TYPE_CHECKING:  # fastmcp takes most of a second to import: only probes load it
@@ -65,8 +66,12 @@ def transport_for(config: dict[str, Any], recorder: StatusRecorder) -> ClientTra
         )
     headers = dict(config.get("headers") or {})
     if config.get("transport") == "sse":
-        return SSETransport(config["url"], headers=headers, auth=recorder)
-    return StreamableHttpTransport(config["url"], headers=headers, auth=recorder)
+        return SSETransport(
+            config["url"], headers=headers, auth=recorder, httpx_client_factory=http_client
+        )
+    return StreamableHttpTransport(
+        config["url"], headers=headers, auth=recorder, httpx_client_factory=http_client
+    )
 
 
 def recorder_for(config: dict[str, Any]) -> StatusRecorder:

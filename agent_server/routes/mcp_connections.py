@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
 from agent_server.bodies import read_json_object
 from agent_server.context import AppContext, client_headers, context
@@ -29,11 +30,12 @@ from agent_server.gateway.credentials import (
     with_credentials,
 )
 from agent_server.gateway.names import gateway_names
-from agent_server.gateway.tool_rules import marked
+from agent_server.gateway.tool_rules import changed_tools, marked
 from agent_server.gateway.tools import ServedServer
-from agent_server.json_codec import FastJSONResponse
+from agent_server.json_codec import FastJSONResponse, dumps, encoded_response
 from agent_server.openapi import Operation, Query, Reply, errors
 from agent_server.probes import ProbeFailed, list_tools
+from agent_server.rendered import Encoded
 from agent_server.routes.mcp_servers import ITEM, not_found, server_name
 from agent_server.routes.resource import Resource
 from agent_server.secrets import plaintext_candidate
@@ -44,6 +46,7 @@ from sdk.models import (
     MCPHealth,
     MCPProbeFailed,
     MCPTestRequest,
+    MCPTool,
     MCPToolsOk,
     MCPToolsResult,
 )
@@ -124,7 +127,95 @@ async def server_tools(request: Request) -> FastJSONResponse:
         raise HTTPException(409, f"MCP server {name!r} is disabled; enable it to list its tools")
     given = client_headers(request)
     result = await _tools(ctx, name, etag, config, timeout, _refresh(request), given)
-    return FastJSONResponse(result.model_dump(), headers={"ETag": etag})
+    changed = changed_tools(ctx.pins, _listed({name: result}))
+    body = marked(config, result, changed.get(name, set()))
+    return FastJSONResponse(body.model_dump(), headers={"ETag": etag})
+
+
+async def catalog(request: Request) -> Response:
+    """Every enabled server's tools. While the document, the tool lists known and the pins stay
+    the same, and no server takes credentials from its caller, this is the same answer: it is
+    encoded once, from the known lists, and kept."""
+    ctx = context(request)
+    timeout = request_timeout(request)
+    deadline = _seconds(request, "deadline", DEFAULT_DEADLINE, MAX_DEADLINE)
+    refresh = _refresh(request)
+    given = client_headers(request)
+    document = ctx.store.read()
+    inputs = (document, ctx.tools.version, ctx.pins.read())
+    kept = None if refresh else ctx.rendered.tool_catalog.find(inputs)
+    if kept is not None:
+        return encoded_response(kept)
+    enabled = {
+        name: config
+        for name, (_, config) in sorted(ctx.servers.all(document).items())
+        if config.get("enabled", True) is not False
+    }
+    if not refresh and not any(client_slots(config) for config in enabled.values()):
+        known = [ctx.tools.get(name, ctx.servers.etag(name, c)) for name, c in enabled.items()]
+        if all(result is not None for result in known):
+            answer = _catalog(ctx, enabled, [result for result in known if result is not None])
+            made = (document, ctx.tools.version, ctx.pins.read())  # tools first seen: pinned
+            return encoded_response(
+                ctx.rendered.tool_catalog.get(made, lambda: Encoded(dumps(answer)))
+            )
+    results = await _within(
+        deadline,
+        [
+            asyncio.create_task(
+                _tools(ctx, name, ctx.servers.etag(name, config), config, timeout, refresh, given)
+            )
+            for name, config in enabled.items()
+        ],
+    )
+    return FastJSONResponse(_catalog(ctx, enabled, results))
+
+
+def _listed(results: dict[str, MCPToolsResult]) -> dict[str, list[MCPTool]]:
+    return {name: r.tools for name, r in results.items() if isinstance(r, MCPToolsOk)}
+
+
+def _catalog(
+    ctx: AppContext, enabled: dict[str, dict[str, Any]], results: list[MCPToolsResult]
+) -> dict[str, Any]:
+    """The catalog (an MCPCatalogResponse, dumped) of each enabled server's tools result."""
+    changed = changed_tools(ctx.pins, _listed(dict(zip(enabled, results, strict=True))))
+    results = [
+        marked(config, result, changed.get(name, set()))
+        for (name, config), result in zip(enabled.items(), results, strict=True)
+    ]
+    tools: list[MCPCatalogTool] = []
+    servers: list[MCPCatalogServer] = []
+    served = {
+        name: [tool for tool in result.tools if tool.enabled]
+        for name, result in zip(enabled, results, strict=True)
+        if isinstance(result, MCPToolsOk)
+    }
+    names = gateway_names((name, tool.name) for name, found in served.items() for tool in found)
+    for name, result in zip(enabled, results, strict=True):
+        tools += [
+            MCPCatalogTool(
+                name=f"{name}.{tool.name}",
+                gateway_name=names[(name, tool.name)],
+                server=name,
+                tool=tool.name,
+                description=tool.description,
+                input_schema=tool.input_schema,
+                changed=tool.changed,
+            )
+            for tool in served.get(name, [])
+        ]
+        servers.append(
+            MCPCatalogServer(
+                name=name,
+                ok=result.ok,
+                tool_count=len(served.get(name, [])),
+                latency_ms=result.latency_ms if isinstance(result, MCPToolsOk) else None,
+                error=result.error if isinstance(result, MCPProbeFailed) else None,
+                error_kind=result.error_kind if isinstance(result, MCPProbeFailed) else None,
+            )
+        )
+    return MCPCatalogResponse(tools=tools, servers=servers).model_dump()
 
 
 async def _tools(
@@ -136,6 +227,7 @@ async def _tools(
     refresh: bool,
     given: ClientHeaders,
 ) -> MCPToolsResult:
+    """The server's tool list as last listed (not yet marked), else listed now."""
     # A server that takes credentials from the caller answers each caller on its own: its
     # answers are never cached.
     shared = not client_slots(config)
@@ -144,7 +236,7 @@ async def _tools(
         cached = await live_tools(ctx, name, etag, config, timeout, given)
         if shared:
             ctx.tools.put(name, etag, cached)
-    return marked(name, config, cached, ctx.pins)
+    return cached
 
 
 async def live_tools(
@@ -186,60 +278,6 @@ async def _within(deadline: float, probes: list[Task[MCPToolsResult]]) -> list[M
         error_kind="deadline",
     )
     return [cut_short if task in pending else task.result() for task in probes]
-
-
-async def catalog(request: Request) -> FastJSONResponse:
-    ctx = context(request)
-    timeout = request_timeout(request)
-    deadline = _seconds(request, "deadline", DEFAULT_DEADLINE, MAX_DEADLINE)
-    refresh = _refresh(request)
-    given = client_headers(request)
-    enabled = {
-        name: config
-        for name, (_, config) in sorted(ctx.servers.all(ctx.store.read()).items())
-        if config.get("enabled", True) is not False
-    }
-    results = await _within(
-        deadline,
-        [
-            asyncio.create_task(
-                _tools(ctx, name, ctx.servers.etag(name, config), config, timeout, refresh, given)
-            )
-            for name, config in enabled.items()
-        ],
-    )
-    tools: list[MCPCatalogTool] = []
-    servers: list[MCPCatalogServer] = []
-    served = {
-        name: [tool for tool in result.tools if tool.enabled]
-        for name, result in zip(enabled, results, strict=True)
-        if isinstance(result, MCPToolsOk)
-    }
-    names = gateway_names((name, tool.name) for name, found in served.items() for tool in found)
-    for name, result in zip(enabled, results, strict=True):
-        tools += [
-            MCPCatalogTool(
-                name=f"{name}.{tool.name}",
-                gateway_name=names[(name, tool.name)],
-                server=name,
-                tool=tool.name,
-                description=tool.description,
-                input_schema=tool.input_schema,
-                changed=tool.changed,
-            )
-            for tool in served.get(name, [])
-        ]
-        servers.append(
-            MCPCatalogServer(
-                name=name,
-                ok=result.ok,
-                tool_count=len(served.get(name, [])),
-                latency_ms=result.latency_ms if isinstance(result, MCPToolsOk) else None,
-                error=result.error if isinstance(result, MCPProbeFailed) else None,
-                error_kind=result.error_kind if isinstance(result, MCPProbeFailed) else None,
-            )
-        )
-    return FastJSONResponse(MCPCatalogResponse(tools=tools, servers=servers).model_dump())
 
 
 async def health(request: Request) -> FastJSONResponse:
