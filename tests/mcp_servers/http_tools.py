@@ -1,10 +1,12 @@
 """A streamable-HTTP MCP server on a loopback port (its endpoint is /mcp), for the tests.
 
 usage: http_tools.py PORT [--name NAME] [--token TOKEN] [--header NAME=VALUE]
+                     [--certfile PEM --keyfile PEM]
 
 With --token every request needs `Authorization: Bearer TOKEN`, with --header it needs that
 header with that value. A refused request gets 401 with a body that echoes what was sent, as a
-careless server would: a client must not copy it into its errors unmasked.
+careless server would: a client must not copy it into its errors unmasked. With --certfile and
+--keyfile it serves HTTPS with that certificate.
 
 Each tools/list answer also holds a tool named `listed_<n>`, n the number of tool lists this
 process has served, so a test tells a cached answer from a new connection.
@@ -65,6 +67,8 @@ def main() -> None:
     parser.add_argument("--name", default="http-tools")
     parser.add_argument("--token")
     parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--certfile")
+    parser.add_argument("--keyfile")
     args = parser.parse_args()
 
     mcp = FastMCP(args.name, version="0.9")
@@ -79,7 +83,14 @@ def main() -> None:
     if args.token is not None:
         required["Authorization"] = f"Bearer {args.token}"
     app = mcp.http_app(middleware=[ASGIMiddleware(RequireHeaders, required=required)])
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        ssl_certfile=args.certfile,
+        ssl_keyfile=args.keyfile,
+    )
 
 
 if __name__ == "__main__":
