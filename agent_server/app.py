@@ -27,6 +27,7 @@ from agent_server.config import (
 )
 from agent_server.context import AppContext
 from agent_server.errors import ConfigError, InvalidSettings, SecretUnavailable, StoreUnavailable
+from agent_server.gateway.catalog import CatalogBuilder
 from agent_server.gateway.credentials import CredentialError
 from agent_server.gateway.endpoint import Gateway
 from agent_server.gateway.pins import PinStore
@@ -224,6 +225,7 @@ def create_app(config: Config) -> Starlette:
         registry_reader=RegistryReader(config.registry_ttl, config.registry_timeout),
         gateway=gateway_tools,
         pins=pins,
+        catalog=CatalogBuilder(pins),
         rendered=RenderedAnswers(),
     )
     return app

@@ -1,5 +1,6 @@
 """What every route of one app shares: config, store, cipher, servers, registries, tools,
-probes, the gateway's tool set, tool pins and the encoded whole-collection answers."""
+probes, the gateway's tool set, tool pins, the catalog's kept parts and the encoded
+whole-collection answers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from agent_server.config import Config
+from agent_server.gateway.catalog import CatalogBuilder
 from agent_server.gateway.credentials import HEADER, ClientHeaders, check_given, parse_mcp_headers
 from agent_server.gateway.pins import PinStore
 from agent_server.gateway.tools import GatewayTools
@@ -34,6 +36,7 @@ class AppContext:
     registry_reader: RegistryReader
     gateway: GatewayTools
     pins: PinStore
+    catalog: CatalogBuilder
     rendered: RenderedAnswers
 
 

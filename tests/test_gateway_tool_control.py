@@ -16,6 +16,8 @@ from fastmcp.client.transports import StreamableHttpTransport
 from gateway_support import BASE, put, serve, stdio
 from support import ServerProcess, settings_bytes
 
+from sdk.models import MCPCatalogResponse
+
 __all__ = ["serve"]  # fixtures
 
 
@@ -134,7 +136,9 @@ def test_the_catalog_is_kept_from_known_lists_and_follows_each_change(
     def catalog(http: Any) -> dict[str, Any]:
         answer = http.get("/api/mcp/tools")
         assert answer.status_code == 200, answer.text
-        return {"bytes": answer.content, **answer.json()}
+        body = answer.json()
+        assert MCPCatalogResponse.model_validate(body).model_dump() == body  # the wire shape
+        return {"bytes": answer.content, **body}
 
     with server.client(timeout=60) as http:
         first = catalog(http)  # listed live, then known

@@ -29,7 +29,6 @@ from agent_server.gateway.credentials import (
     given_for,
     with_credentials,
 )
-from agent_server.gateway.names import gateway_names
 from agent_server.gateway.tool_rules import changed_tools, marked
 from agent_server.gateway.tools import ServedServer
 from agent_server.json_codec import FastJSONResponse, dumps, encoded_response
@@ -41,8 +40,6 @@ from agent_server.routes.resource import Resource
 from agent_server.secrets import plaintext_candidate
 from sdk.models import (
     MCPCatalogResponse,
-    MCPCatalogServer,
-    MCPCatalogTool,
     MCPHealth,
     MCPProbeFailed,
     MCPTestRequest,
@@ -179,43 +176,8 @@ def _catalog(
     ctx: AppContext, enabled: dict[str, dict[str, Any]], results: list[MCPToolsResult]
 ) -> dict[str, Any]:
     """The catalog (an MCPCatalogResponse, dumped) of each enabled server's tools result."""
-    changed = changed_tools(ctx.pins, _listed(dict(zip(enabled, results, strict=True))))
-    results = [
-        marked(config, result, changed.get(name, set()))
-        for (name, config), result in zip(enabled.items(), results, strict=True)
-    ]
-    tools: list[MCPCatalogTool] = []
-    servers: list[MCPCatalogServer] = []
-    served = {
-        name: [tool for tool in result.tools if tool.enabled]
-        for name, result in zip(enabled, results, strict=True)
-        if isinstance(result, MCPToolsOk)
-    }
-    names = gateway_names((name, tool.name) for name, found in served.items() for tool in found)
-    for name, result in zip(enabled, results, strict=True):
-        tools += [
-            MCPCatalogTool(
-                name=f"{name}.{tool.name}",
-                gateway_name=names[(name, tool.name)],
-                server=name,
-                tool=tool.name,
-                description=tool.description,
-                input_schema=tool.input_schema,
-                changed=tool.changed,
-            )
-            for tool in served.get(name, [])
-        ]
-        servers.append(
-            MCPCatalogServer(
-                name=name,
-                ok=result.ok,
-                tool_count=len(served.get(name, [])),
-                latency_ms=result.latency_ms if isinstance(result, MCPToolsOk) else None,
-                error=result.error if isinstance(result, MCPProbeFailed) else None,
-                error_kind=result.error_kind if isinstance(result, MCPProbeFailed) else None,
-            )
-        )
-    return MCPCatalogResponse(tools=tools, servers=servers).model_dump()
+    listed = zip(enabled.items(), results, strict=True)
+    return ctx.catalog.build({name: (config, result) for (name, config), result in listed})
 
 
 async def _tools(
