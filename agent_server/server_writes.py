@@ -107,6 +107,14 @@ def with_servers(document: Document, changes: dict[str, dict[str, Any]]) -> Docu
     return _with_marked(document, servers, old, frozenset(changes))
 
 
+def marked_as_changed(
+    document: Document, servers: dict[str, Any], old: dict[str, Any], changed: frozenset[str]
+) -> Document:
+    """`document`, whose `servers` were made from `old` by setting or removing `changed` (and
+    nothing else), marked so: a store then encodes or writes just those."""
+    return _with_marked(document, servers, old, changed)
+
+
 def _with_marked(
     document: Document,
     servers: dict[str, Any],

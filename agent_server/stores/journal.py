@@ -25,6 +25,8 @@ from typing import Any
 import orjson
 
 from agent_server.document import Document
+from agent_server.server_writes import marked_as_changed
+from agent_server.stores.layout import servers_of
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ _SEAL_HEX = 32  # hex digits of a line's hash, before its entry
 Stamp = tuple[int, int, int]
 Path_ = list[str]
 _MISSING = object()
+_SERVERS = ["agent_settings", "mcp_config", "mcpServers"]  # the path of the servers' collection
 
 
 def changes(old: Any, new: Any, path: Path_ | None = None) -> list[list[Any]]:
@@ -83,6 +86,32 @@ def apply(document: Document, changed: list[list[Any]]) -> Document:
         else:
             node.pop(keys[-1], None)
     return top
+
+
+def _marked(before: Document, after: Document, chain: list[list[list[Any]]]) -> Document:
+    """`after` with the names of the servers `chain` set or dropped marked, when it touched
+    nothing of the servers' collection but its entries: the next encoding then re-encodes those
+    servers instead of comparing every one (about 1 ms at 10,000 servers, on every write that
+    follows another worker's)."""
+    old, new = servers_of(before), servers_of(after)
+    names = _servers_touched(chain)
+    if old is None or new is None or new is old or names is None:
+        return after
+    return marked_as_changed(after, new, old, names)
+
+
+def _servers_touched(chain: list[list[list[Any]]]) -> frozenset[str] | None:
+    """The server names the changes set or drop; None when one replaces the servers'
+    collection or what holds it."""
+    names: set[str] = set()
+    for changed in chain:
+        for change in changed:
+            keys = change[0]
+            if keys[: len(_SERVERS)] == _SERVERS and len(keys) > len(_SERVERS):
+                names.add(keys[len(_SERVERS)])
+            elif keys == _SERVERS[: len(keys)]:
+                return None
+    return frozenset(names)
 
 
 class Journal:
@@ -138,9 +167,10 @@ class Journal:
         if found is None:
             return None
         chain, self._read_to = found[0], (goal, found[1])
+        caught_up = document
         for changed in chain:
-            document = apply(document, changed)
-        return document
+            caught_up = apply(caught_up, changed)
+        return _marked(document, caught_up, chain)
 
     def _chain(
         self, at: list[int], goal: list[int], start: int
