@@ -43,7 +43,6 @@ from sdk.models import (
     MCPHealth,
     MCPProbeFailed,
     MCPTestRequest,
-    MCPTool,
     MCPToolsOk,
     MCPToolsResult,
 )
@@ -124,8 +123,8 @@ async def server_tools(request: Request) -> FastJSONResponse:
         raise HTTPException(409, f"MCP server {name!r} is disabled; enable it to list its tools")
     given = client_headers(request)
     result = await _tools(ctx, name, etag, config, timeout, _refresh(request), given)
-    changed = changed_tools(ctx.pins, _listed({name: result}))
-    body = marked(config, result, changed.get(name, set()))
+    listed = {name: result.tools} if isinstance(result, MCPToolsOk) else {}
+    body = marked(config, result, changed_tools(ctx.pins, listed).get(name, set()))
     return FastJSONResponse(body.model_dump(), headers={"ETag": etag})
 
 
@@ -166,10 +165,6 @@ async def catalog(request: Request) -> Response:
         ],
     )
     return FastJSONResponse(_catalog(ctx, enabled, results))
-
-
-def _listed(results: dict[str, MCPToolsResult]) -> dict[str, list[MCPTool]]:
-    return {name: r.tools for name, r in results.items() if isinstance(r, MCPToolsOk)}
 
 
 def _catalog(

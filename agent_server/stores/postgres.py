@@ -291,11 +291,12 @@ class PostgresStore:
         }
         if rows.servers_only and not fresh:
             guard = cached.version
-            statement, params = _WRITE_MANY, params | {"n": len(rows.names)}
             if len(rows.names) == 1:
                 guard = max(guard, self._seen.get((rows.kinds[0], rows.names[0]), guard))
                 one = {"kind": rows.kinds[0], "name": rows.names[0], "config": rows.configs[0]}
                 statement, params = _WRITE_ONE, {"v": cached.version, "n": 1, **one}
+            else:
+                statement, params = _WRITE_MANY, params | {"n": len(rows.names)}
             params["g"] = guard
             try:
                 found = conn.execute(statement, params).fetchone()
