@@ -37,13 +37,13 @@ from bench.scenarios import (
     BUILT_OPERATIONS,
     OPERATIONS,
     REGISTRY,
+    Writers,
     build_through_api,
     get_catalog,
     get_global,
     get_list,
     get_one,
     one_path,
-    run_writers,
 )
 from bench.seed import remote_document, write_settings
 
@@ -67,7 +67,8 @@ class Settings:
     durable_writes: int
     durable_seconds: float
     writers: int
-    writes_each: int
+    writes_each: int  # timed writes per writer, over the rounds
+    writes_warm: int  # untimed writes per writer first
     multi_workers: int
 
 
@@ -86,6 +87,7 @@ FULL = Settings(
     durable_seconds=6.0,
     writers=8,
     writes_each=100,
+    writes_warm=20,
     multi_workers=4,
 )
 QUICK = Settings(
@@ -103,6 +105,7 @@ QUICK = Settings(
     durable_seconds=1.0,
     writers=8,
     writes_each=20,
+    writes_warm=5,
     multi_workers=4,
 )
 
@@ -197,6 +200,9 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
     log(f"[{size:,} servers] seeding settings.json")
     home = root / f"home-{size}"
     settings_path = write_settings(home, size)
+    writer_homes = {w: root / f"home-writers{w}-{size}" for w in (1, cfg.multi_workers)}
+    for copy in writer_homes.values():
+        shutil.copytree(home, copy)
     out: dict[str, Any] = {"size": size}
     logs = root / "logs"
     logs.mkdir(exist_ok=True)
@@ -293,26 +299,29 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
             f"p95 {dw['p95_ms']:8.2f} ms  ({dw['bytes']:,} bytes)"
         )
 
-        writers: dict[str, Any] = {}
-        writers["1"] = run_writers(server.url, cfg.writers, cfg.writes_each, server.cpu_seconds, 1)
-        log(_brief(f"{cfg.writers} writers, 1 worker", writers["1"]))
+        # The writers: 1 worker and several, each on its own copy of the seeded home, measured in
+        # alternating rounds after a warm-up, with the servers above stopped.
         for proc in reversed(started):
             proc.stop()
         started.clear()
-
-        multi = start_agent_server(home, logs, workers=cfg.multi_workers)
-        started.append(multi)
-        key = str(cfg.multi_workers)
-        writers[key] = run_writers(
-            multi.url, cfg.writers, cfg.writes_each, multi.cpu_seconds, cfg.multi_workers
-        )
-        log(_brief(f"{cfg.writers} writers, {key} workers", writers[key]))
+        writers: dict[str, Writers] = {}
+        for workers, copy in writer_homes.items():
+            writing = start_agent_server(copy, logs, workers=workers)
+            started.append(writing)
+            writers[str(workers)] = Writers(writing.url, cfg.writers, writing.cpu_seconds, workers)
+        for each in writers.values():
+            each.round(cfg.writes_warm, timed=False)
+        for _ in range(n):
+            for each in writers.values():
+                each.round(ceil(cfg.writes_each / n))
+        out["writers"] = {key: each.summary() for key, each in writers.items()}
+        for key, figures in out["writers"].items():
+            log(_brief(f"{cfg.writers} writers, {key} worker(s)", figures))
     finally:
         for proc in reversed(started):
             proc.stop()
     out["floors"] = floors
     out["operations"] = operations
-    out["writers"] = writers
     return out
 
 

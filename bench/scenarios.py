@@ -159,113 +159,149 @@ def exchange(
     return response.status, response.getheader("etag"), response.read()
 
 
-def run_writers(
-    base_url: str, writers: int, writes_each: int, cpu: CpuProbe, workers: int
-) -> dict[str, Any]:
-    """`writers` threads, each PATCHing its own server `writes_each` times with If-Match.
+class Writers:
+    """`writers` threads, each PATCHing its own server with If-Match over its own kept connection.
 
-    Each thread speaks HTTP/1.1 through http.client over one kept connection: the standard
-    library's client costs a fraction of httpx's CPU per request, and on this 2-core machine
-    the client's share of the CPU is what the server's workers cannot use. Each write sends
-    the ETag its previous write answered, so a 412 means the server lost or changed that
-    writer's server behind its back (nobody else writes it). Afterwards each server is read
-    back in plaintext: A must be the last value its writer wrote, B and C the seed values.
+    Each thread speaks HTTP/1.1 through http.client: the standard library's client costs a
+    fraction of httpx's CPU per request, and on this 2-core machine the client's share of the CPU
+    is what the server's workers cannot use. Each write sends the ETag its previous write
+    answered, so a 412 means the server lost or changed that writer's server behind its back
+    (nobody else writes it); every write counts for that check, warm-up or not. The writes come
+    in rounds (`round`): untimed ones warm every worker as a user's traffic would, timed ones are
+    pooled, so two servers measured in alternating rounds meet the same noisy spells. `summary`
+    reads each server back in plaintext: A must be the last value its writer wrote, B and C the
+    seed values.
     """
-    parts = urlsplit(base_url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    lock = threading.Lock()
-    latencies: list[float] = []
-    errors: list[str] = []
-    counts = {"ok": 0, "412": 0, "errors": 0}
-    last_written: dict[int, str | None] = {}
-    ready = threading.Barrier(writers + 1)
-    go = threading.Barrier(writers + 1)
 
-    def problem(kind: str, text: str) -> None:
-        with lock:
-            counts[kind] += 1
-            if len(errors) < 10:
-                errors.append(text)
+    def __init__(self, base_url: str, writers: int, cpu: CpuProbe, workers: int) -> None:
+        parts = urlsplit(base_url)
+        self.base_url = base_url
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.writers, self.workers, self.cpu = writers, workers, cpu
+        self.conns: list[http.client.HTTPConnection | None] = [None] * writers
+        self.etags: list[str | None] = [None] * writers
+        self.sent = [0] * writers  # writes each writer has sent, warm-up included
+        self.last: list[str | None] = [None] * writers  # the last value each one wrote
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.counts = {"ok": 0, "412": 0, "errors": 0}
+        self.timed_writes = 0
+        self.wall = 0.0
+        self.cpu_used = 0.0
 
-    def writer(w: int) -> None:
+    def _problem(self, kind: str, text: str) -> None:
+        with self.lock:
+            self.counts[kind] += 1
+            if len(self.errors) < 10:
+                self.errors.append(text)
+
+    def _connection(self, w: int) -> http.client.HTTPConnection:
+        conn = self.conns[w]
+        if conn is None:
+            conn = self.conns[w] = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        return conn
+
+    def _write(self, w: int, timed: bool) -> None:
         path = one_path(w)
-        last: str | None = None
-        conn = http.client.HTTPConnection(host, port, timeout=120)
+        conn = self._connection(w)
+        if self.etags[w] is None:
+            self.etags[w] = exchange(conn, "GET", path)[1]
+        etag = self.etags[w]
+        value = f"writer{w}-{self.sent[w]:04d}"
+        self.sent[w] += 1
+        headers = {**WRITE_HEADERS, "If-Match": etag} if etag else WRITE_HEADERS
+        body = orjson.dumps({"env": {"A": value}})
+        began = time.perf_counter_ns()
         try:
-            etag = None
+            status, new_etag, text = exchange(conn, "PATCH", path, headers, body)
+        except (OSError, http.client.HTTPException) as exc:
+            self._problem("errors", f"writer {w} write {value}: {type(exc).__name__}: {exc}")
+            conn.close()
+            self.etags[w] = None
+            return
+        elapsed = (time.perf_counter_ns() - began) / 1e6
+        if status == 200:
+            self.last[w], self.etags[w] = value, new_etag
+            with self.lock:
+                self.counts["ok"] += 1
+                if timed:
+                    self.latencies.append(elapsed)
+            return
+        kind = "412" if status == 412 else "errors"
+        self._problem(kind, f"writer {w} write {value}: {status} {text[:200]!r}")
+        self.etags[w] = new_etag or exchange(conn, "GET", path)[1]
+
+    def round(self, writes_each: int, timed: bool = True) -> None:
+        """Every writer sends `writes_each` writes at once; a timed round adds to the figures."""
+        ready = threading.Barrier(self.writers + 1)
+        go = threading.Barrier(self.writers + 1)
+
+        def writer(w: int) -> None:
             try:
-                etag = exchange(conn, "GET", path)[1]
+                if self.etags[w] is None:
+                    self.etags[w] = exchange(self._connection(w), "GET", one_path(w))[1]
             finally:
                 ready.wait()
                 go.wait()
-            for j in range(writes_each):
-                value = f"writer{w}-{j:04d}"
-                headers = {**WRITE_HEADERS, "If-Match": etag} if etag else WRITE_HEADERS
-                body = orjson.dumps({"env": {"A": value}})
-                began = time.perf_counter_ns()
-                try:
-                    status, new_etag, text = exchange(conn, "PATCH", path, headers, body)
-                except (OSError, http.client.HTTPException) as exc:
-                    problem("errors", f"writer {w} write {j}: {type(exc).__name__}: {exc}")
-                    conn.close()
-                    continue
-                elapsed = (time.perf_counter_ns() - began) / 1e6
-                with lock:
-                    latencies.append(elapsed)
-                if status == 200:
-                    last = value
-                    etag = new_etag
-                    with lock:
-                        counts["ok"] += 1
-                    continue
-                kind = "412" if status == 412 else "errors"
-                problem(kind, f"writer {w} write {j}: {status} {text[:200]!r}")
-                etag = new_etag or exchange(conn, "GET", path)[1]
-        finally:
-            conn.close()
-        last_written[w] = last
+            for _ in range(writes_each):
+                self._write(w, timed)
 
-    threads = [threading.Thread(target=writer, args=(w,), daemon=True) for w in range(writers)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    cpu_before = cpu()
-    began = time.perf_counter()
-    go.wait()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    cpu_used = cpu() - cpu_before
+        threads = [
+            threading.Thread(target=writer, args=(w,), daemon=True) for w in range(self.writers)
+        ]
+        for thread in threads:
+            thread.start()
+        ready.wait()
+        cpu_before = self.cpu()
+        began = time.perf_counter()
+        go.wait()
+        for thread in threads:
+            thread.join()
+        if timed:
+            self.wall += time.perf_counter() - began
+            self.cpu_used += self.cpu() - cpu_before
+            self.timed_writes += self.writers * writes_each
 
-    lost: list[str] = []
-    with new_client(base_url) as client:
-        for w in range(writers):
-            response = client.get(one_path(w), headers=PLAINTEXT)
-            if response.status_code != 200:
-                lost.append(f"{server_name(w)}: read back {response.status_code}")
-                continue
-            env = response.json()["config"].get("env", {})
-            expected = {"A": last_written.get(w)} | {k: seed_value(w, k) for k in ENV_KEYS[1:]}
-            for key, value in expected.items():
-                if env.get(key) != value:
-                    lost.append(f"{server_name(w)}.env.{key}: expected {value!r}, read back")
-    total = writers * writes_each
-    return {
-        "workers": workers,
-        "writers": writers,
-        "writes_each": writes_each,
-        "writes": total,
-        "ok": counts["ok"],
-        "status_412": counts["412"],
-        "errors": counts["errors"],
-        "lost": len(lost),
-        "problems": (errors + lost)[:10],
-        "wall_s": round(wall, 4),
-        "rps": total / wall if wall > 0 else float("nan"),
-        "median_ms": median(latencies),
-        "p95_ms": percentile(latencies, 95),
-        "p99_ms": percentile(latencies, 99),
-        "mean_ms": mean(latencies),
-        "server_cpu_ms_per_req": cpu_used * 1000 / max(total, 1),
-        "pass": counts["ok"] == total and not counts["412"] and not counts["errors"] and not lost,
-    }
+    def summary(self) -> dict[str, Any]:
+        """The pooled figures of the timed rounds, and what reading every server back found."""
+        for conn in self.conns:
+            if conn is not None:
+                conn.close()
+        lost: list[str] = []
+        with new_client(self.base_url) as client:
+            for w in range(self.writers):
+                response = client.get(one_path(w), headers=PLAINTEXT)
+                if response.status_code != 200:
+                    lost.append(f"{server_name(w)}: read back {response.status_code}")
+                    continue
+                env = response.json()["config"].get("env", {})
+                expected = {"A": self.last[w]} | {k: seed_value(w, k) for k in ENV_KEYS[1:]}
+                for key, value in expected.items():
+                    if env.get(key) != value:
+                        lost.append(f"{server_name(w)}.env.{key}: expected {value!r}, read back")
+        total, counts, wall = self.timed_writes, self.counts, self.wall
+        sent = sum(self.sent)  # the warm-up's writes count for the checks too
+        return {
+            "workers": self.workers,
+            "writers": self.writers,
+            "writes_each": total // max(self.writers, 1),
+            "writes": total,
+            "ok": counts["ok"],
+            "status_412": counts["412"],
+            "errors": counts["errors"],
+            "lost": len(lost),
+            "problems": (self.errors + lost)[:10],
+            "wall_s": round(wall, 4),
+            "rps": total / wall if wall > 0 else float("nan"),
+            "median_ms": median(self.latencies),
+            "p95_ms": percentile(self.latencies, 95),
+            "p99_ms": percentile(self.latencies, 99),
+            "mean_ms": mean(self.latencies),
+            "server_cpu_ms_per_req": self.cpu_used * 1000 / max(total, 1),
+            "sent": sent,
+            "pass": counts["ok"] == sent
+            and not counts["412"]
+            and not counts["errors"]
+            and not lost,
+        }
