@@ -7,18 +7,19 @@ until approved, and approving never changes the server's ETag.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
-from gateway_support import BASE, put, serve, stdio
+from gateway_support import BASE, Remote, put, remote, serve, stdio
 from support import ServerProcess, settings_bytes
 
 from sdk.models import MCPCatalogResponse
 
-__all__ = ["serve"]  # fixtures
+__all__ = ["remote", "serve"]  # fixtures
 
 
 def changing(description: Path, **extra: Any) -> dict[str, Any]:
@@ -167,3 +168,32 @@ def test_the_catalog_is_kept_from_known_lists_and_follows_each_change(
         found = catalog(http)
         assert [s["name"] for s in found["servers"]] == ["one"]
         assert {t["name"] for t in found["tools"]} == {"one.risky", "one.shifty"}
+
+
+def written(pid: int) -> tuple[int, int]:
+    """(write calls, bytes written) so far by process `pid`, as the kernel counts them."""
+    counts = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    return int(counts["syscw"]), int(counts["wchar"])
+
+
+def test_tools_seen_first_are_pinned_in_one_write(
+    serve: Callable[..., ServerProcess], remote: Remote
+) -> None:
+    """The first catalog of many servers records every server's pins at once: writing the pins
+    file once per server rewrote a growing file as many times as there were servers."""
+    servers = 40
+    server = serve()
+    for index in range(servers):
+        put(server, f"web{index:02d}", {"url": remote.tools, "transport": "http"})
+    pins = server.home / "tool-pins.json"
+    assert not pins.exists()
+    calls_before, data_before = written(server.proc.pid)
+    with server.client(timeout=120) as http:
+        answer = http.get("/api/mcp/tools").json()
+    calls_after, data_after = written(server.proc.pid)
+    calls, data = calls_after - calls_before, data_after - data_before
+    assert [found["ok"] for found in answer["servers"]] == [True] * servers
+    assert sorted(json.loads(pins.read_bytes())) == [f"web{i:02d}" for i in range(servers)]
+    # One write of the whole file (and a line or two of log), not one per server.
+    assert calls < servers / 2, calls
+    assert data < 3 * pins.stat().st_size, (data, pins.stat().st_size)
