@@ -44,6 +44,7 @@ from bench.scenarios import (
     get_list,
     get_one,
     one_path,
+    remove_installed,
 )
 from bench.seed import remote_document, write_settings
 
@@ -255,6 +256,7 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
             run("catalog", tooled, get_catalog(size), read)
             for name, _label, make, kind in OPERATIONS:
                 run(name, server, make(size), read if kind == "read" else write)
+            remove_installed(server.url)  # back to N servers
             for name, _label, make, _kind in BUILT_OPERATIONS:
                 run(name, built, make(size), write)
             # Throughput: GET one server vs bare Starlette, the same clients, back to back.

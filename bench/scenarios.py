@@ -84,6 +84,20 @@ def browse(size: int) -> RequestFactory:
 
 
 _INSTALLS = itertools.count()  # every install of a run makes a new server, whatever the round
+INSTALLED_PREFIX = "inst"
+
+
+def remove_installed(base_url: str) -> int:
+    """Delete every server the installs made (untimed), so that the document is back to its
+    N servers for the next round; how many there were."""
+    with new_client(base_url) as client:
+        listed = send(client, Req("GET", PREFIX))
+        listed.raise_for_status()
+        names = [s["name"] for s in listed.json()["servers"]]
+        made = [name for name in names if name.startswith(INSTALLED_PREFIX)]
+        for name in made:
+            send(client, Req("DELETE", f"{PREFIX}/{name}")).raise_for_status()
+    return len(made)
 
 
 def install(size: int) -> RequestFactory:
@@ -93,7 +107,8 @@ def install(size: int) -> RequestFactory:
     def make(i: int) -> Req:
         n = next(_INSTALLS)
         inputs = {key: f"install-{key}-{n:08d}" for key in ENV_KEYS}
-        body = {"server": registry_server_name(0), "as": f"inst{n:08d}", "inputs": inputs}
+        name = f"{INSTALLED_PREFIX}{n:08d}"
+        body = {"server": registry_server_name(0), "as": name, "inputs": inputs}
         return Req("POST", f"/api/mcp/registries/{REGISTRY}/install", body=orjson.dumps(body))
 
     return make
