@@ -1,7 +1,8 @@
-"""HTTPS MCP servers through real processes: the certificate is checked against the CA store that
-`SSL_CERT_FILE` names, by the live checks (fastmcp's transport, on our client factory) and by the
-gateway's own calls (one plain HTTP exchange), all on one shared TLS context. A server whose
-certificate no trusted CA signed is refused as a connection failure, never reached.
+"""HTTPS MCP servers and registries through real processes: the certificate is checked against
+the CA store that `SSL_CERT_FILE` names, by the live checks (fastmcp's transport, on our client
+factory) and by the gateway's own calls (one plain HTTP exchange), all on one shared TLS context,
+and by the registry client. A server whose certificate no trusted CA signed is refused as a
+connection failure, never reached; such a registry is a 502.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from support import ServerProcess, cli_env, free_port
 __all__ = ["serve"]  # fixtures
 
 CALL = "/api/mcp/tools/{}/call"
+REGISTRY_SCRIPT = Path(__file__).parent / "registries" / "fake_registry.py"
+Pki = tuple[Path, Path, Path, Path]  # a CA, another CA, a certificate the first signed, its key
 
 
 def _name(common: str) -> x509.Name:
@@ -125,30 +128,51 @@ def _answers_tls(port: int, ca: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
-    """http_tools.py over HTTPS: (its URL, the CA that signed it, another CA that did not)."""
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """(a CA, another CA, a certificate for 127.0.0.1 the first signed, that certificate's key)."""
     folder = tmp_path_factory.mktemp("tls")
     ca, ca_key = make_ca(folder, "test-ca")
     other_ca, _ = make_ca(folder, "other-ca")
     cert, key = make_server_cert(folder, "test-ca", ca_key)
+    return ca, other_ca, cert, key
+
+
+def _serve_tls(script: Path, pki: Pki) -> tuple[subprocess.Popen[bytes], int]:
+    """`script PORT --certfile ... --keyfile ...`, once it answers TLS: (its process, its port)."""
+    ca, _other, cert, key = pki
     port = free_port()
     proc = subprocess.Popen(
-        [
-            PYTHON,
-            str(SERVERS / "http_tools.py"),
-            str(port),
-            "--certfile",
-            str(cert),
-            "--keyfile",
-            str(key),
-        ],
+        [PYTHON, str(script), str(port), "--certfile", str(cert), "--keyfile", str(key)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
         wait_for(lambda: _answers_tls(port, ca), within=30)
-        yield f"https://127.0.0.1:{port}/mcp", ca, other_ca
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return proc, port
+
+
+@pytest.fixture(scope="module")
+def https_server(pki: Pki) -> Iterator[tuple[str, Path, Path]]:
+    """http_tools.py over HTTPS: (its URL, the CA that signed it, another CA that did not)."""
+    proc, port = _serve_tls(SERVERS / "http_tools.py", pki)
+    try:
+        yield f"https://127.0.0.1:{port}/mcp", pki[0], pki[1]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def https_registry(pki: Pki) -> Iterator[str]:
+    """The fake registry over HTTPS, with the same certificate: its `main` registry's URL."""
+    proc, port = _serve_tls(REGISTRY_SCRIPT, pki)
+    try:
+        yield f"https://127.0.0.1:{port}/main"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -182,3 +206,24 @@ def test_an_https_server_is_reached_when_its_ca_is_trusted_and_refused_when_not(
             "error": "cannot connect (ConnectError)",
             "error_kind": "connection",
         }
+
+
+def test_an_https_registry_is_reached_when_its_ca_is_trusted_and_refused_when_not(
+    serve: Callable[..., ServerProcess],
+    pki: Pki,
+    https_registry: str,
+) -> None:
+    """Registries take the same trust as httpx's default: the CA store SSL_CERT_FILE names."""
+    ca, other_ca, _cert, _key = pki
+    for trusted, status in ((other_ca, 502), (ca, 200)):
+        server = serve(env=cli_env(SSL_CERT_FILE=str(trusted)))
+        with server.client(timeout=60) as http:
+            added = http.put("/api/settings/mcp-registries/secure", json={"url": https_registry})
+            assert added.status_code in (200, 201), added.text
+            listed = http.get("/api/mcp/registries/secure/servers")
+            assert listed.status_code == status, listed.text
+            if status == 200:
+                assert listed.json()["servers"], listed.text
+            else:
+                assert "'secure'" in listed.json()["detail"], listed.text
+        server.stop()

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import certifi
 import httpx
 
 T = TypeVar("T")
@@ -58,9 +57,10 @@ class RegistryReader:
         self._derived: dict[int, tuple[Any, Any]] = {}
 
     def _tls_context(self) -> ssl.SSLContext:
-        """One TLS context for every request: loading the CA certificates costs ~50 ms."""
+        """One TLS context for every request: loading the CA certificates costs ~50 ms. It is
+        httpx's own default: the CA store SSL_CERT_FILE or SSL_CERT_DIR names, else certifi's."""
         if self._tls is None:
-            self._tls = ssl.create_default_context(cafile=certifi.where())
+            self._tls = httpx.create_ssl_context()
         return self._tls
 
     async def get(

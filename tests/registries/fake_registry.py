@@ -1,6 +1,6 @@
 """A fake MCP registry speaking the official API (v0.1) on a loopback port, for the tests.
 
-usage: fake_registry.py PORT [--mcp-host HOST:PORT]
+usage: fake_registry.py PORT [--mcp-host HOST:PORT] [--certfile PEM --keyfile PEM]
 
 Each first path segment is a registry of its own, so one process serves them all:
   /main/...     the schema's valid examples and tests/registries/data/servers.json, with
@@ -189,9 +189,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("port", type=int)
     parser.add_argument("--mcp-host", default="127.0.0.1:9")
+    parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)...")
+    parser.add_argument("--keyfile", help="...and its key (PEM)")
     args = parser.parse_args()
     app = build_app(args.mcp_host)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        ssl_certfile=args.certfile,
+        ssl_keyfile=args.keyfile,
+    )
 
 
 if __name__ == "__main__":
