@@ -240,7 +240,7 @@ def _targets(results: dict[str, dict[str, Any]], empty_rss: float) -> list[dict[
                     "measured": None,
                     "threshold": None,
                     "detail": (
-                        f"{w['ok']}/{w['writes']} ok, {w['status_412']} x 412, "
+                        f"{w['ok']}/{w.get('sent', w['writes'])} ok, {w['status_412']} x 412, "
                         f"{w['errors']} errors, {w['lost']} lost"
                     ),
                     "pass": bool(w["pass"]),
