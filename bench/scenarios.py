@@ -87,9 +87,9 @@ _INSTALLS = itertools.count()  # every install of a run makes a new server, what
 INSTALLED_PREFIX = "inst"
 
 
-def remove_installed(base_url: str) -> int:
+def remove_installed(base_url: str) -> None:
     """Delete every server the installs made (untimed), so that the document is back to its
-    N servers for the next round; how many there were."""
+    N servers for the next round."""
     with new_client(base_url) as client:
         listed = send(client, Req("GET", PREFIX))
         listed.raise_for_status()
@@ -97,7 +97,6 @@ def remove_installed(base_url: str) -> int:
         made = [name for name in names if name.startswith(INSTALLED_PREFIX)]
         for name in made:
             send(client, Req("DELETE", f"{PREFIX}/{name}")).raise_for_status()
-    return len(made)
 
 
 def install(size: int) -> RequestFactory:
