@@ -216,12 +216,16 @@ class Writers:
             conn = self.conns[w] = http.client.HTTPConnection(self.host, self.port, timeout=120)
         return conn
 
+    def _etag(self, w: int) -> str | None:
+        """The ETag writer `w` sends next: its last write's, else read afresh (untimed)."""
+        if self.etags[w] is None:
+            self.etags[w] = exchange(self._connection(w), "GET", one_path(w))[1]
+        return self.etags[w]
+
     def _write(self, w: int, timed: bool) -> None:
         path = one_path(w)
+        etag = self._etag(w)
         conn = self._connection(w)
-        if self.etags[w] is None:
-            self.etags[w] = exchange(conn, "GET", path)[1]
-        etag = self.etags[w]
         value = f"writer{w}-{self.sent[w]:04d}"
         self.sent[w] += 1
         headers = {**WRITE_HEADERS, "If-Match": etag} if etag else WRITE_HEADERS
@@ -244,7 +248,7 @@ class Writers:
             return
         kind = "412" if status == 412 else "errors"
         self._problem(kind, f"writer {w} write {value}: {status} {text[:200]!r}")
-        self.etags[w] = new_etag or exchange(conn, "GET", path)[1]
+        self.etags[w] = new_etag  # None: read afresh before the next write
 
     def round(self, writes_each: int, timed: bool = True) -> None:
         """Every writer sends `writes_each` writes at once; a timed round adds to the figures."""
@@ -253,8 +257,7 @@ class Writers:
 
         def writer(w: int) -> None:
             try:
-                if self.etags[w] is None:
-                    self.etags[w] = exchange(self._connection(w), "GET", one_path(w))[1]
+                self._etag(w)  # before the round's clock starts
             finally:
                 ready.wait()
                 go.wait()

@@ -14,6 +14,7 @@ import signal
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +138,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return ca, other_ca, cert, key
 
 
-def _serve_tls(script: Path, pki: Pki) -> tuple[subprocess.Popen[bytes], int]:
-    """`script PORT --certfile ... --keyfile ...`, once it answers TLS: (its process, its port)."""
+@contextmanager
+def _serving_tls(script: Path, pki: Pki) -> Iterator[int]:
+    """`script PORT --certfile ... --keyfile ...` while the block runs, once it answers TLS:
+    its port."""
     ca, _other, cert, key = pki
     port = free_port()
     proc = subprocess.Popen(
@@ -149,33 +152,24 @@ def _serve_tls(script: Path, pki: Pki) -> tuple[subprocess.Popen[bytes], int]:
     )
     try:
         wait_for(lambda: _answers_tls(port, ca), within=30)
-    except BaseException:
+        yield port
+    finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        raise
-    return proc, port
 
 
 @pytest.fixture(scope="module")
 def https_server(pki: Pki) -> Iterator[tuple[str, Path, Path]]:
     """http_tools.py over HTTPS: (its URL, the CA that signed it, another CA that did not)."""
-    proc, port = _serve_tls(SERVERS / "http_tools.py", pki)
-    try:
+    with _serving_tls(SERVERS / "http_tools.py", pki) as port:
         yield f"https://127.0.0.1:{port}/mcp", pki[0], pki[1]
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture(scope="module")
 def https_registry(pki: Pki) -> Iterator[str]:
     """The fake registry over HTTPS, with the same certificate: its `main` registry's URL."""
-    proc, port = _serve_tls(REGISTRY_SCRIPT, pki)
-    try:
+    with _serving_tls(REGISTRY_SCRIPT, pki) as port:
         yield f"https://127.0.0.1:{port}/main"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def test_an_https_server_is_reached_when_its_ca_is_trusted_and_refused_when_not(
