@@ -57,6 +57,7 @@ def client_headers(request: Request) -> ClientHeaders:
         stored = ctx.servers.all(ctx.store.read())
         check_given(
             given,
-            {name: ctx.servers.view(config, "plaintext") for name, (_, config) in stored.items()},
+            {name: config for name, (_, config) in stored.items()},
+            lambda config: ctx.servers.view(config, "plaintext"),
         )
     return given

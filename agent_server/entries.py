@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from agent_server.preconditions import ETagSigner
-from agent_server.secrets import SecretCipher, map_server_secrets, view_fn
+from agent_server.secrets import Loc, SecretCipher, map_server_secrets, view_fn
 from sdk.models import ExposeMode
 
 Source = Literal["user", "managed"]
@@ -40,11 +40,16 @@ class EntryCatalog:
         cached = self._etags.get(name)
         if cached is not None and cached[0] is config:
             return cached[1]
-        etag = self.signer.etag({self.kind: name, "config": self.view(config, "plaintext")})
+        plaintext = map_server_secrets(config, self._decrypt_uncached)
+        etag = self.signer.etag({self.kind: name, "config": plaintext})
         if len(self._etags) >= CACHE_LIMIT:
             self._etags.clear()
         self._etags[name] = (config, etag)
         return etag
+
+    def _decrypt_uncached(self, _loc: Loc, token: str) -> str:
+        """The ETag is what is kept of this plaintext: see agent_server.secrets."""
+        return self.cipher.decrypt(token, remember=False)
 
     def forget(self, name: str) -> None:
         """Drop what is remembered of an entry that was deleted."""

@@ -1,8 +1,11 @@
 """Secrets: the Fernet cipher, where secrets sit in a document, and how each expose mode shows them.
 
-Secret values are stored in place, each as its own Fernet token. Decryptions are cached by token:
-an unchanged value keeps its token byte for byte across writes and processes, so each process
-decrypts a token once, however large the document grows.
+Secret values are stored in place, each as its own Fernet token. Decryptions a reader or a write
+asks for are cached by token: an unchanged value keeps its token byte for byte across writes and
+processes, so each process decrypts such a token once. The ETags, which hash every server's
+plaintext, decrypt without caching: they are remembered themselves, and caching their
+plaintexts too held every secret of a large document in memory a second time (3.4 MiB at
+10,000 servers) for nobody to read.
 """
 
 from __future__ import annotations
@@ -48,11 +51,14 @@ class SecretCipher:
         self._remember(token, plaintext)
         return token
 
-    def decrypt(self, token: str) -> str:
-        """The plaintext of a stored token; SecretUnavailable when no configured key opens it."""
+    def decrypt(self, token: str, remember: bool = True) -> str:
+        """The plaintext of a stored token; SecretUnavailable when no configured key opens it.
+
+        `remember=False` neither caches the plaintext nor drops a cached one.
+        """
         plaintext = self._plaintexts.get(token)
         if plaintext is None:
-            plaintext = self.open(token)
+            plaintext = self.open(token, remember)
             if plaintext is None:
                 raise SecretUnavailable(
                     "a stored secret cannot be decrypted with the configured keys; "
@@ -61,7 +67,7 @@ class SecretCipher:
                 )
         return plaintext
 
-    def open(self, value: str) -> str | None:
+    def open(self, value: str, remember: bool = True) -> str | None:
         """The plaintext if `value` is a token one of our keys opens, else None."""
         cached = self._plaintexts.get(value)
         if cached is not None:
@@ -72,7 +78,8 @@ class SecretCipher:
             plaintext = self._fernet.decrypt(value.encode()).decode()
         except (InvalidToken, UnicodeDecodeError, ValueError):
             return None
-        self._remember(value, plaintext)
+        if remember:
+            self._remember(value, plaintext)
         return plaintext
 
     def signed_by_ours(self, token: str) -> bool:

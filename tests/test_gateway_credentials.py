@@ -151,3 +151,31 @@ def test_refused_mcp_headers_are_400_naming_the_header(
             assert answer.status_code == 400, answer.text
             assert named in answer.json()["detail"]
             assert TOKEN_A not in answer.text
+
+
+def test_mcp_headers_keyed_by_url_are_checked_against_that_server(
+    server: ServerProcess, remote: Remote
+) -> None:
+    query = "key=canary-url-query-5a1f"
+    config = {
+        "url": f"{remote.second}?{query}",
+        "transport": "http",
+        "headers": {"X-Team": "client"},
+    }
+    put(server, "keyed", config)
+    with server.client(timeout=60) as http:
+        # The whole URL names this server alone; the URL before `?` is also team's.
+        for key, named in (
+            (f"{remote.second}?{query}", ("'keyed'",)),
+            (remote.second, ("'keyed'", "'team'")),
+        ):
+            refused = http.get(
+                "/api/mcp/tools", headers=mcp_headers({key: {"Authorization": TOKEN_A}})
+            )
+            assert refused.status_code == 400, refused.text
+            assert any(name in refused.json()["detail"] for name in named), refused.text
+            assert TOKEN_A not in refused.text and "canary-url-query" not in refused.text
+        given = mcp_headers({f"{remote.second}?{query}": {"X-Team": TEAM}})
+        tools = http.get(f"{BASE}/keyed/tools", headers=given).json()
+        assert tools["ok"] is True, tools
+    assert TEAM in recorded(remote.second_record)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agent_server.probes.failures import ProbeFailed
@@ -89,10 +89,22 @@ def given_for(name: str, config: Mapping[str, Any], given: ClientHeaders) -> dic
     return dict(entry or {})
 
 
-def check_given(given: ClientHeaders, servers: Mapping[str, Mapping[str, Any]]) -> None:
-    """CredentialError when any entry fills a header its server does not leave to the caller."""
+def check_given(
+    given: ClientHeaders,
+    servers: Mapping[str, dict[str, Any]],
+    plaintext: Callable[[dict[str, Any]], Mapping[str, Any]],
+) -> None:
+    """CredentialError when any entry fills a header its server does not leave to the caller.
+
+    `servers` are stored configs; only those an entry can name (by name, or by a URL whose part
+    before `?` is theirs) are read in `plaintext`, so a request decrypts no other server's
+    secrets, however many there are.
+    """
+    bases = {key.partition("?")[0] for key in given}
     for name, config in servers.items():
-        given_for(name, config, given)
+        url = config.get("url")
+        if name in given or (isinstance(url, str) and url.partition("?")[0] in bases):
+            given_for(name, plaintext(config), given)
 
 
 def with_credentials(
