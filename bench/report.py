@@ -539,7 +539,8 @@ def markdown(results: dict[str, Any]) -> str:
         "| server RSS, MiB | " + " | ".join(rss) + " |",
         "| the parsed document, MiB | " + " | ".join(parsed) + " |",
         "",
-        f"An empty server's RSS: {results['empty_server_rss_mib']:.0f} MiB. A target counts as "
+        f"An empty server's RSS (after serving every measured request, then emptied): "
+        f"{results['empty_server_rss_mib']:.0f} MiB. A target counts as "
         "met when it passes in two consecutive runs"
         + (f" (the previous: {results['previous_run']})." if results["previous_run"] else "."),
     ]
