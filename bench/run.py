@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from bench import report
+from bench import report, targets
 from bench.bare_app import CATALOG_PATH, LIST_PATH, RELOAD_PATH, SETTINGS_PATH
 from bench.floors import durable_summary, durable_write_round
 from bench.load import LoadResult, Phase, RequestFactory, new_client, run_phase, send
@@ -381,14 +381,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
-    results = report.build(
+    results = targets.build(
         settings=asdict(cfg),
         machine=machine,
         sizes=sizes,
         started_at=started_at,
         duration_s=time.perf_counter() - began,
         empty_server_rss_mib=empty_rss,
-        previous=report.previous_results(args.out_dir, cfg.mode),
+        previous=targets.previous_results(args.out_dir, cfg.mode),
         command=" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
     )
     date = started_at.date().isoformat()
