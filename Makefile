@@ -10,6 +10,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 HOME_DIR ?= $(HOME)/.agent_server
 BENCH_ARGS ?=
+# pytest-xdist workers for make test: one per core, at most four (each may start a PostgreSQL
+# cluster and dozens of server processes of its own).
+TEST_WORKERS ?= auto --maxprocesses 4
 
 TS_CLIENT := clients/typescript
 CHROMIUM ?= chromium
@@ -93,7 +96,7 @@ run-postgres: install postgres
 		--store "$$(cat $(VENV)/pg/url)"
 
 test: dev ts-deps browser postgres
-	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q --numprocesses $(TEST_WORKERS)
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
