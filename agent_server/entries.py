@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from agent_server.preconditions import ETagSigner
-from agent_server.secrets import Loc, SecretCipher, map_server_secrets, view_fn
+from agent_server.secrets import SecretCipher, map_server_secrets, view_fn
 from sdk.models import ExposeMode
 
 Source = Literal["user", "managed"]
@@ -35,21 +35,26 @@ class EntryCatalog:
         self.managed = managed
         self._etags: dict[str, tuple[dict[str, Any], str]] = {}
 
-    def etag(self, name: str, config: dict[str, Any]) -> str:
-        """The keyed hash of the kind, the name and the plaintext config."""
+    def etag(self, name: str, config: dict[str, Any], written: bool = False) -> str:
+        """The keyed hash of the kind, the name and the plaintext config.
+
+        Only a `written` entry's plaintexts are remembered by the cipher (its next write or
+        read will want them); otherwise the ETag is what is kept of them (agent_server.secrets).
+        """
         cached = self._etags.get(name)
         if cached is not None and cached[0] is config:
             return cached[1]
-        plaintext = map_server_secrets(config, self._decrypt_uncached)
+        plaintext = self.view(config, "plaintext") if written else self._plaintext(config)
         etag = self.signer.etag({self.kind: name, "config": plaintext})
         if len(self._etags) >= CACHE_LIMIT:
             self._etags.clear()
         self._etags[name] = (config, etag)
         return etag
 
-    def _decrypt_uncached(self, _loc: Loc, token: str) -> str:
-        """The ETag is what is kept of this plaintext: see agent_server.secrets."""
-        return self.cipher.decrypt(token, remember=False)
+    def _plaintext(self, config: dict[str, Any]) -> dict[str, Any]:
+        return map_server_secrets(
+            config, lambda _loc, token: self.cipher.decrypt(token, remember=False)
+        )
 
     def forget(self, name: str) -> None:
         """Drop what is remembered of an entry that was deleted."""

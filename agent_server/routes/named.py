@@ -223,7 +223,7 @@ async def write_entry(
     if write.result is None:
         collection.forget(name)
         return Response(status_code=204)
-    etag = collection.catalog.etag(name, write.result)
+    etag = collection.catalog.etag(name, write.result, written=True)
     headers = {"ETag": etag}
     if write.created:
         headers["Location"] = location
