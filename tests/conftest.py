@@ -19,7 +19,10 @@ from scripts.local_postgres import INSTALL_HELP, Cluster, pg_bin
 # The API suites that exercise the store run against both stores (see docs/decisions.md); the
 # rest of the suite runs against the file store only, to keep `make test` within its time.
 BOTH_STORES = {
-    "test_settings_api",
+    "test_settings_document",
+    "test_settings_kinds",
+    "test_settings_reads",
+    "test_settings_bodies",
     "test_mcp_servers",
     "test_registry_resources",
     "test_http_details",
