@@ -10,6 +10,7 @@ import json
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,15 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+from processes import is_alive, wait_without_descendants
 from support import ServerProcess, cli_env, free_port, run_refused, serving
-from test_mcp_connections import (
-    BASE,
-    PYTHON,
-    SERVERS,
-    is_alive,
-    wait_without_descendants,
-)
 
+SERVERS = Path(__file__).resolve().parent / "mcp_servers"
+PYTHON = sys.executable
+BASE = "/api/settings/mcp-servers"
 LIMIT = 4
 SECRET = 'canary-qu"ote\\back-5e1'  # escapes differently in JSON and in a repr
 FORMS = (SECRET, SECRET[: len(SECRET) // 2], json.dumps(SECRET), repr(SECRET), "canary-")
