@@ -28,7 +28,9 @@ BOTH_STORES = {
     "test_server_document",
     "test_registry_resources",
     "test_http_details",
-    "test_preconditions",
+    "test_etags",
+    "test_conditions",
+    "test_concurrent_writers",
     "test_managed",
 }
 
