@@ -12,7 +12,6 @@ import shutil
 import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from math import ceil
@@ -24,8 +23,9 @@ import orjson
 from bench import report, targets
 from bench.bare_app import CATALOG_PATH, LIST_PATH, RELOAD_PATH, SETTINGS_PATH
 from bench.floors import durable_summary, durable_write_round
-from bench.load import LoadResult, Phase, RequestFactory, new_client, run_phase, send
+from bench.load import LoadResult, Phase, RequestFactory, new_client, run_phase
 from bench.machine import machine_info
+from bench.memory import empty_server_rss, parsed_size_mib
 from bench.procs import (
     ServerProcess,
     start_agent_server,
@@ -36,8 +36,8 @@ from bench.procs import (
 from bench.scenarios import (
     BUILT_OPERATIONS,
     OPERATIONS,
-    REGISTRY,
     Writers,
+    add_registry,
     build_through_api,
     get_catalog,
     get_global,
@@ -46,10 +46,9 @@ from bench.scenarios import (
     one_path,
     remove_installed,
 )
-from bench.seed import remote_document, seed_env, server_config, write_settings
+from bench.seed import remote_document, write_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
-WARM_REQUESTS = 20  # of each operation, before the empty server's memory is read
 
 
 @dataclass(frozen=True)
@@ -131,12 +130,6 @@ def fetch_one(server: ServerProcess, index: int) -> tuple[bytes, str]:
         return response.content, response.headers["etag"]
 
 
-def add_registry(server: ServerProcess, registry: ServerProcess) -> None:
-    with new_client(server.url) as client:
-        added = client.put(f"/api/settings/mcp-registries/{REGISTRY}", json={"url": registry.url})
-        added.raise_for_status()
-
-
 def reload_bare(answers: list[tuple[ServerProcess, str]], bare: ServerProcess, root: Path) -> None:
     """Hand the bare app each (server, path)'s current answer: the list, the settings and the
     catalog (untimed)."""
@@ -163,51 +156,6 @@ def warm_catalog(server: ServerProcess, size: int) -> None:
             if len(listed) == size and all(found["ok"] for found in listed):
                 return
     raise RuntimeError(f"the catalog of {size} servers never listed every server's tools")
-
-
-def parsed_size_mib(data: bytes) -> float:
-    """What the parsed document takes in memory, as tracemalloc counts its allocations."""
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        document = orjson.loads(data)
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    del document
-    return (after - before) / 2**20
-
-
-def empty_server_rss(root: Path) -> float:
-    """The resident memory (MiB) of a server with an empty home, warmed as the measured ones.
-
-    It serves WARM_REQUESTS of every measured operation on one server (its registry added, as
-    theirs is), then the installed servers and that one are deleted, so it holds no server but
-    has loaded and run the same code. Measured after three reads only, it lacked about 7 MiB of
-    code and caches that the measured servers carry at any size, and the memory target charged
-    those to the document.
-    """
-    logs = root / "logs"
-    logs.mkdir(exist_ok=True)
-    server = start_agent_server(root / "home-empty", logs)
-    registry = start_registry_app(logs)
-    try:
-        add_registry(server, registry)
-        with new_client(server.url) as client:
-            body = orjson.dumps(server_config(0, seed_env(0)))
-            client.put(one_path(0), content=body).raise_for_status()
-            for _name, _label, make, _kind in OPERATIONS:
-                factory = make(1)
-                for i in range(WARM_REQUESTS):
-                    send(client, factory(i)).raise_for_status()
-            remove_installed(server.url)
-            client.delete(one_path(0)).raise_for_status()
-            for path in (SETTINGS_PATH, LIST_PATH, "/health"):
-                client.get(path).raise_for_status()
-        return server.rss_mib()
-    finally:
-        server.stop()
-        registry.stop()
 
 
 def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:

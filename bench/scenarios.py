@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from bench.load import CpuProbe, Req, RequestFactory, new_client, send
+from bench.procs import ServerProcess
 from bench.registry_app import registry_server_name
 from bench.seed import ENV_KEYS, SESSION_HEADERS, seed_env, seed_value, server_config, server_name
 from bench.stats import mean, median, percentile
@@ -76,6 +77,13 @@ def patch_global(size: int) -> RequestFactory:
 
 
 REGISTRY = "bench"  # the id the bench gives its registry (bench/registry_app.py)
+
+
+def add_registry(server: ServerProcess, registry: ServerProcess) -> None:
+    """Add the bench's registry to `server` as REGISTRY."""
+    with new_client(server.url) as client:
+        added = client.put(f"/api/settings/mcp-registries/{REGISTRY}", json={"url": registry.url})
+        added.raise_for_status()
 
 
 def browse(size: int) -> RequestFactory:
