@@ -45,14 +45,6 @@ def children_running(parent: int, script: str) -> list[int]:
     return found
 
 
-def is_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def env_tool(value: str) -> str:
     """The name of the tool stdio_tools.py names after the hash of its MCP_TEST_SECRET."""
     return "env_" + hashlib.sha256(value.encode()).hexdigest()[:16]

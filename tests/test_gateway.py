@@ -26,13 +26,13 @@ from gateway_support import (
     Remote,
     children_running,
     env_tool,
-    is_alive,
     put,
     remote,
     serve,
     stdio,
     wait_for,
 )
+from processes import is_alive
 from support import ServerProcess, cli_env
 
 __all__ = ["remote", "serve"]  # fixtures
