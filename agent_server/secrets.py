@@ -3,9 +3,9 @@
 Secret values are stored in place, each as its own Fernet token. Decryptions a reader or a write
 asks for are cached by token: an unchanged value keeps its token byte for byte across writes and
 processes, so each process decrypts such a token once. The ETags, which hash every server's
-plaintext, decrypt without caching: they are remembered themselves, and caching their
-plaintexts too held every secret of a large document in memory a second time (3.4 MiB at
-10,000 servers) for nobody to read.
+plaintext, decrypt without caching (but for a server just written): they are remembered
+themselves, and caching their plaintexts too held every secret of a large document in memory a
+second time (3.4 MiB at 10,000 servers) for nobody to read.
 """
 
 from __future__ import annotations
