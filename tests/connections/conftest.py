@@ -1,5 +1,5 @@
 """Fixtures of the live-connection suites: no child process left after a test, the HTTP MCP
-servers (started once per module), and logs captured from fastmcp's loggers too."""
+servers (started once for the folder), and logs captured from fastmcp's loggers too."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def no_child_process_left() -> Iterator[None]:
     assert not left, f"child processes left behind: {left}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
     logs = tmp_path_factory.mktemp("mcp-http")
     ports = {"tools": free_port(), "secured": free_port(), "hang": free_port()}
