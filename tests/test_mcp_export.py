@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
+from format_samples import IMPORT, SAMPLES, VALUES, sample
 from starlette.testclient import TestClient
 from support import MASK, settings_bytes
-from test_mcp_import import IMPORT, SAMPLES, VALUES, sample
 
 EXPORT = "/api/mcp/export"
 BASE = "/api/settings/mcp-servers"

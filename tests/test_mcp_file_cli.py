@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from format_samples import SAMPLES, VALUES, sample
 from support import MASK, ROOT, ServerProcess, cli_env
-from test_mcp_import import SAMPLES, VALUES, sample
 
 from agent_server.formats import FORMATS
 

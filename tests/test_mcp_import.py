@@ -13,34 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from format_samples import IMPORT, SAMPLES, VALUES, sample
 from starlette.testclient import TestClient
 from support import MASK, read_settings, secret_tokens, settings_bytes
 
-FORMATS_DIR = Path(__file__).resolve().parent / "formats"
-IMPORT = "/api/mcp/import"
 BASE = "/api/settings/mcp-servers"
 PLAINTEXT = {"X-Expose-Secrets": "plaintext"}
-SAMPLES = {
-    "claude-desktop": "claude_desktop_config.json",
-    "claude-code": "claude_code.mcp.json",
-    "cursor": "cursor.mcp.json",
-    "vscode": "vscode.mcp.json",
-    "cline": "cline_mcp_settings.json",
-    "windsurf": "windsurf_mcp_config.json",
-    "continue": "continue_mcp.yaml",
-}
-# Every reference of every sample, with a canary value.
-VALUES = {
-    "API_KEY": "canary-api-key-5d21",
-    "DB_PASSWORD": "canary-db-pass-0b7e",
-    "MY_SERVICE_TOKEN": "canary-service-9f30",
-    "workspaceFolder": "/home/me/project",
-    "perplexity-key": "canary-perplexity-44c1",
-    "GITHUB_TOKEN": "canary-gh-token-a17f",
-    "FIGMA_TOKEN": "canary-figma-2e9b",
-    "GITHUB_PERSONAL_ACCESS_TOKEN": "canary-gh-pat-6c03",
-    "DOCS_TOKEN": "canary-docs-8d44",
-}
 # One stored field per sample, read back in plaintext, that shows its references were filled.
 FILLED: dict[str, tuple[str, list[str], Any]] = {
     "claude-desktop": (
@@ -57,11 +35,6 @@ FILLED: dict[str, tuple[str, list[str], Any]] = {
 }
 SECRET = "canary-import-secret-71f2"
 STDIO = {"command": "uvx", "args": ["files-mcp"], "env": {"TOKEN": SECRET}}
-
-
-def sample(name: str) -> Any:
-    text = (FORMATS_DIR / SAMPLES[name]).read_text()
-    return text if name == "continue" else json.loads(text)
 
 
 def post(client: TestClient, content: Any, **fields: Any) -> Any:

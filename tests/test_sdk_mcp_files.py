@@ -7,8 +7,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from format_samples import sample
 from support import ServerProcess
-from test_mcp_import import sample
 
 from sdk import AsyncSettingsClient, Conflict, ImportResponse, SettingsClient, ValidationFailed
 
