@@ -4,25 +4,15 @@ detected as its own format, and our configs written as each format read back unc
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from format_samples import SAMPLES, sample
 
 from agent_server.formats import FORMAT_NAMES, FORMATS, FormatError
 from agent_server.formats.detect import detect_format
 from sdk.models import CLIENT_FORMATS
 
-HERE = Path(__file__).resolve().parent
-SAMPLES = {
-    "claude-desktop": "claude_desktop_config.json",
-    "claude-code": "claude_code.mcp.json",
-    "cursor": "cursor.mcp.json",
-    "vscode": "vscode.mcp.json",
-    "cline": "cline_mcp_settings.json",
-    "windsurf": "windsurf_mcp_config.json",
-    "continue": "continue_mcp.yaml",
-}
 GITHUB_ARGS = ["-y", "@modelcontextprotocol/server-github"]
 EXPECTED: dict[str, dict[str, Any]] = {
     "claude-desktop": {
@@ -149,11 +139,6 @@ OURS: list[tuple[str, dict[str, Any]]] = [
     ("streamable", {"url": "https://e.example/x", "transport": "streamable-http", "icon": "i"}),
     ("extra", {"url": "https://f.example/mcp?k=v", "x-team": {"owner": "me"}, "enabled": False}),
 ]
-
-
-def sample(name: str) -> Any:
-    text = (HERE / SAMPLES[name]).read_text()
-    return text if FORMATS[name].is_yaml else json.loads(text)
 
 
 def as_file(name: str, content: Any) -> Any:
