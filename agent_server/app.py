@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -33,7 +34,7 @@ from agent_server.gateway.endpoint import Gateway
 from agent_server.gateway.pins import PinStore
 from agent_server.gateway.pool import UpstreamPool
 from agent_server.gateway.tools import GatewayTools
-from agent_server.heap import freeze_startup_heap
+from agent_server.heap import IdleTrim, NoteRequests, freeze_startup_heap
 from agent_server.managed import Managed, load_managed
 from agent_server.migrations import seal_url_queries
 from agent_server.openapi import build_openapi
@@ -186,16 +187,22 @@ def create_app(config: Config) -> Starlette:
     pins = PinStore(config.home)
     gateway_tools = GatewayTools(store, servers, pool, pins, config.mcp_timeout)
     gateway = Gateway(gateway_tools)
+    trim = IdleTrim()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        trimming = asyncio.create_task(trim.watch())
         async with gateway.lifespan():
             yield
+        trimming.cancel()
+        with suppress(asyncio.CancelledError):
+            await trimming
         store.close()
 
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(NoteRequests, trim=trim),
             Middleware(InternalErrorMiddleware),
             Middleware(SecurityHeaders),
             Middleware(RequestGuard, rules=guard),

@@ -1,18 +1,88 @@
-"""Keep the cyclic garbage collector's full passes short once the server has started.
+"""Keep the heap quiet and small: short collector passes, and freed memory given back when idle.
 
 A full collection walks every tracked object. At ten thousand servers the parsed document, the
 modules and the app are some 75,000 of them, and each full pass took 20 to 40 ms: a pause that
 lands on whichever request is running. Everything alive once the app is built lives as long as
 the process (or is dropped by reference counting, which freezing does not stop), so it is moved
 out of the collector's reach, after one last collection so that no garbage is frozen with it.
+
+A write at ten thousand servers makes and drops megabytes of buffers (the file's encoding, the
+answers of the new version). glibc keeps what is freed for the next allocation, so the server
+stays as large as its busiest moment. Once no request has run for IDLE_SECONDS, the free pages
+are handed back (`malloc_trim`); a busy server never pays for it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
 import gc
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+IDLE_SECONDS = 1.0
 
 
 def freeze_startup_heap() -> None:
     """Collect once, then exempt every surviving object from later collections."""
     gc.collect()
     gc.freeze()
+
+
+def _malloc_trim() -> Callable[[], object] | None:
+    """glibc's malloc_trim(0), or None where the C library has none (musl, macOS)."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the symbols the process has
+    if trim is None:
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
+
+
+class IdleTrim:
+    """Gives freed memory back once no request has run for `idle_seconds` after a busy spell.
+
+    `trim` defaults to glibc's malloc_trim(0) (about 0.5 ms at ten thousand servers, which gave
+    back about 5 MiB); where the C library has none, `watch` returns at once.
+    """
+
+    def __init__(
+        self, idle_seconds: float = IDLE_SECONDS, trim: Callable[[], object] | None = None
+    ) -> None:
+        self.idle_seconds = idle_seconds
+        self.running = 0  # requests under way
+        self.last = 0.0  # when the last request ended (monotonic); 0 once trimmed
+        self._trim = trim if trim is not None else _malloc_trim()
+
+    async def watch(self) -> None:
+        """Run for the server's life: trim once after each busy spell."""
+        if self._trim is None:
+            return
+        while True:
+            await asyncio.sleep(self.idle_seconds)
+            if self.running or not self.last or time.monotonic() - self.last < self.idle_seconds:
+                continue
+            self.last = 0.0
+            self._trim()
+
+
+class NoteRequests:
+    """ASGI middleware that tells an IdleTrim when requests run."""
+
+    def __init__(self, app: ASGIApp, trim: IdleTrim) -> None:
+        self.app = app
+        self.trim = trim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # runs as long as the server: never a request
+            await self.app(scope, receive, send)
+            return
+        trim = self.trim
+        trim.running += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            trim.running -= 1
+            trim.last = time.monotonic()

@@ -3,6 +3,7 @@ measured servers are (the baseline the memory target adds the document to)."""
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -10,11 +11,19 @@ import orjson
 
 from bench.bare_app import LIST_PATH, SETTINGS_PATH
 from bench.load import new_client, send
-from bench.procs import start_agent_server, start_registry_app
+from bench.procs import ServerProcess, start_agent_server, start_registry_app
 from bench.scenarios import OPERATIONS, add_registry, one_path, remove_installed
 from bench.seed import seed_env, server_config
 
 WARM_REQUESTS = 20  # of each operation, before the empty server's memory is read
+REST_SECONDS = 2.5  # past the server's IDLE_SECONDS (agent_server/heap.py), with a margin
+
+
+def rss_at_rest(server: ServerProcess) -> float:
+    """The server's resident memory (MiB) once it has been idle long enough to give back what
+    its last requests freed, as a server between bursts does; the same for every figure."""
+    time.sleep(REST_SECONDS)
+    return server.rss_mib()
 
 
 def parsed_size_mib(data: bytes) -> float:
@@ -56,7 +65,7 @@ def empty_server_rss(root: Path) -> float:
             client.delete(one_path(0)).raise_for_status()
             for path in (SETTINGS_PATH, LIST_PATH, "/health"):
                 client.get(path).raise_for_status()
-        return server.rss_mib()
+        return rss_at_rest(server)
     finally:
         server.stop()
         registry.stop()

@@ -25,7 +25,7 @@ from bench.bare_app import CATALOG_PATH, LIST_PATH, RELOAD_PATH, SETTINGS_PATH
 from bench.floors import durable_summary, durable_write_round
 from bench.load import LoadResult, Phase, RequestFactory, new_client, run_phase
 from bench.machine import machine_info
-from bench.memory import empty_server_rss, parsed_size_mib
+from bench.memory import empty_server_rss, parsed_size_mib, rss_at_rest
 from bench.procs import (
     ServerProcess,
     start_agent_server,
@@ -244,7 +244,7 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
                 )
             )
         out["document_bytes"] = max(sizes_seen)
-        out["server_rss_mib"] = server.rss_mib()
+        out["server_rss_mib"] = rss_at_rest(server)
         out["parsed_document_mib"] = parsed_size_mib(settings_path.read_bytes())
 
         floors: dict[str, Any] = {
