@@ -34,74 +34,10 @@ from agent_server.stores.base import Change
 from agent_server.stores.layout import Kind, entries_of, join, rest_of, servers_of
 from agent_server.stores.postgres_rows import Cached, Written, plan_rows
 from agent_server.stores.postgres_schema import check_keys, ensure_schema
+from agent_server.stores.postgres_sql import EMPTY, LOCK, READ, WRITE, WRITE_MANY, WRITE_ONE
 from agent_server.stores.urls import redact_url
 
 log = logging.getLogger(__name__)
-
-
-_READ = """
-SELECT NULL::text, NULL::text, version,
-       CASE WHEN version <> %(v)s THEN rest::text END, 0::bigint
-  FROM agent_server_document WHERE id = 1
-UNION ALL
-SELECT kind, name, version, config::text, seq
-  FROM agent_server_entries WHERE version > %(v)s AND (config IS NOT NULL OR %(v)s >= 0)
-"""
-
-# The changed entries as rows: from three arrays, in order, or (`_ONE`) one entry's values.
-_MANY = """
-  SELECT u.k, u.n, u.c::json, bump.version
-    FROM bump, unnest(%(kinds)b::text[], %(names)b::text[], %(configs)b::text[])
-         WITH ORDINALITY AS u(k, n, c, i)
-   ORDER BY u.i"""
-_ONE = """
-  SELECT %(kind)s, %(name)s, %(config)s::json, bump.version FROM bump"""
-
-# The changed entries, upserted at the bumped version (`{guard}`: an optional WHERE of the update).
-_UPSERT = """
-  INSERT INTO agent_server_entries AS e (kind, name, config, version){rows}
-  ON CONFLICT (kind, name) DO UPDATE
-     SET config = excluded.config, version = excluded.version,
-         seq = CASE WHEN e.config IS NULL THEN excluded.seq ELSE e.seq END
-   {guard}
-  RETURNING 1
-"""
-
-# A write guarded by the whole document's version: nothing lands if anyone wrote since.
-_WRITE = f"""
-WITH bump AS (
-  UPDATE agent_server_document
-     SET version = version + 1,
-         rest = CASE WHEN %(set_rest)s THEN %(rest)s::json ELSE rest END,
-         rest_version = CASE WHEN %(set_rest)s THEN version + 1 ELSE rest_version END
-   WHERE id = 1 AND version = %(v)s
-  RETURNING version
-), changed AS ({_UPSERT.format(rows=_MANY, guard="")})
-SELECT version, (SELECT count(*) FROM changed) FROM bump
-"""
-
-# A write of a few servers, guarded by those servers' rows and the rest of the document only:
-# it lands although other servers changed since the version it read (`g`: that version, or the
-# one this replica last wrote the server's row at). ON CONFLICT DO UPDATE
-# checks each row's latest committed version (not the statement's snapshot), and waits for a
-# writer of the same row, so a row written since makes the count short: the statement then
-# raises and nothing of it lands. Every writer takes the document row first, so they queue there.
-_WRITE_ENTRIES = """
-WITH bump AS (
-  UPDATE agent_server_document SET version = version + 1
-   WHERE id = 1 AND rest_version <= %(v)s
-  RETURNING version
-), changed AS ({upsert})
-SELECT CASE WHEN (SELECT count(*) FROM changed) = %(n)s THEN version
-            ELSE agent_server_conflict() END
-  FROM bump
-"""
-_GUARD = "WHERE e.version <= %(g)s"
-_WRITE_MANY = _WRITE_ENTRIES.format(upsert=_UPSERT.format(rows=_MANY, guard=_GUARD))
-_WRITE_ONE = _WRITE_ENTRIES.format(upsert=_UPSERT.format(rows=_ONE, guard=_GUARD))  # most writes
-
-_EMPTY = "SELECT version FROM agent_server_document WHERE id = 1"
-_LOCK = "SELECT version FROM agent_server_document WHERE id = 1 FOR UPDATE"
 
 
 class PostgresStore:
@@ -219,7 +155,7 @@ class PostgresStore:
     def locked(self) -> Iterator[None]:
         """Hold the document row's lock: every replica's write waits until the block ends."""
         with self._lock, self.connection() as conn, conn.transaction():
-            conn.execute(_LOCK)
+            conn.execute(LOCK)
             yield
 
     def check_keys(self, etag_key: bytes, cipher: SecretCipher) -> None:
@@ -240,7 +176,7 @@ class PostgresStore:
     def is_empty(self) -> bool:
         """True while nothing was ever written, or what was written equals the defaults."""
         with self.connection() as conn:
-            row = conn.execute(_EMPTY).fetchone()
+            row = conn.execute(EMPTY).fetchone()
         if row is not None and row[0] == 0:
             return True
         return self.read() == default_document()
@@ -260,7 +196,7 @@ class PostgresStore:
                 if done is not None:
                     return self._settle(done)
             with conn.transaction():
-                conn.execute(_LOCK)
+                conn.execute(LOCK)
                 done = self._attempt(conn, self._refresh(conn), change, fresh=True)
             assert done is not None
             return self._settle(done)
@@ -294,9 +230,9 @@ class PostgresStore:
             if len(rows.names) == 1:
                 guard = max(guard, self._seen.get((rows.kinds[0], rows.names[0]), guard))
                 one = {"kind": rows.kinds[0], "name": rows.names[0], "config": rows.configs[0]}
-                statement, params = _WRITE_ONE, {"v": cached.version, "n": 1, **one}
+                statement, params = WRITE_ONE, {"v": cached.version, "n": 1, **one}
             else:
-                statement, params = _WRITE_MANY, params | {"n": len(rows.names)}
+                statement, params = WRITE_MANY, params | {"n": len(rows.names)}
             params["g"] = guard
             try:
                 found = conn.execute(statement, params).fetchone()
@@ -307,7 +243,7 @@ class PostgresStore:
             return Written(new, cached, int(found[0]), rows, rest)
         params["set_rest"] = rows.rest is not None
         params["rest"] = dumps(rows.rest).decode() if rows.rest is not None else None
-        found = conn.execute(_WRITE, params).fetchone()
+        found = conn.execute(WRITE, params).fetchone()
         if found is None:
             if fresh:  # cannot happen while the row is held; refuse rather than guess
                 raise StoreUnavailable("the settings changed during a write; try again")
@@ -390,7 +326,7 @@ class PostgresStore:
         with self._apply:
             cached = self._cached
             since = cached.version if cached is not None else -1
-            rows = conn.execute(_READ, {"v": since}).fetchall()
+            rows = conn.execute(READ, {"v": since}).fetchall()
             head = next(row for row in rows if row[0] is None)
             version = int(head[2])
             if cached is not None and version == cached.version and len(rows) == 1:
