@@ -49,6 +49,7 @@ from agent_server.security.guard import GuardRules, RequestGuard
 from agent_server.security.headers import SecurityHeaders
 from agent_server.security.home import prepare_home
 from agent_server.security.session_keys import SESSION_KEY_FILE, SessionKeyMiddleware
+from agent_server.server_list import ServerList
 from agent_server.servers import ServerCatalog
 from agent_server.stores import Store, open_store
 from sdk.models import ErrorBody, ValidationErrorBody
@@ -234,6 +235,7 @@ def create_app(config: Config) -> Starlette:
         pins=pins,
         catalog=CatalogBuilder(pins),
         rendered=RenderedAnswers(),
+        server_list=ServerList(signer),
     )
     return app
 

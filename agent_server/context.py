@@ -1,6 +1,6 @@
 """What every route of one app shares: config, store, cipher, servers, registries, tools,
 probes, the gateway's tool set, tool pins, the catalog's kept parts and the encoded
-whole-collection answers."""
+whole-collection answers (the server list's apart)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from agent_server.registries.client import RegistryReader
 from agent_server.rendered import RenderedAnswers
 from agent_server.secrets import SecretCipher
 from agent_server.security.session_keys import KeyScope
+from agent_server.server_list import ServerList
 from agent_server.servers import ServerCatalog
 from agent_server.stores import Store
 
@@ -38,6 +39,7 @@ class AppContext:
     pins: PinStore
     catalog: CatalogBuilder
     rendered: RenderedAnswers
+    server_list: ServerList
 
 
 def context(request: Request) -> AppContext:

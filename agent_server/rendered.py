@@ -46,9 +46,9 @@ def _same(kept: tuple[object, ...], inputs: tuple[object, ...]) -> bool:
 
 @dataclass
 class RenderedAnswers:
-    """One kept answer per whole-collection read of one app."""
+    """One kept answer per whole-collection read of one app (the server list has its own:
+    agent_server.server_list)."""
 
-    server_list: Rendered = field(default_factory=Rendered)
     registry_list: Rendered = field(default_factory=Rendered)
     settings: Rendered = field(default_factory=Rendered)
     tool_catalog: Rendered = field(default_factory=Rendered)

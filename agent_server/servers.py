@@ -1,7 +1,6 @@
 """MCP servers as named resources: user servers from the document, managed ones from the admin.
 
 Knows where a server comes from, its summary and (through EntryCatalog) its ETag and views.
-Summaries are remembered like ETags, by name with the stored config they were made from.
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_server.document import Document, agent_kind, mcp_servers, server_transport_kind
-from agent_server.entries import CACHE_LIMIT, EntryCatalog, Source, string_or_none
+from agent_server.entries import EntryCatalog, Source, string_or_none
 from agent_server.preconditions import ETagSigner
 from agent_server.registries.browse import provenance
 from agent_server.secrets import SecretCipher
@@ -28,7 +27,6 @@ class ServerCatalog(EntryCatalog):
         self, signer: ETagSigner, cipher: SecretCipher, managed: dict[str, dict[str, Any]]
     ) -> None:
         super().__init__(signer, cipher, managed)
-        self._summaries: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def all(self, document: Document) -> dict[str, tuple[Source, dict[str, Any]]]:
         """Every server by name; a managed server hides a user server of the same name."""
@@ -48,21 +46,9 @@ class ServerCatalog(EntryCatalog):
         config = mcp_servers(document).get(name)
         return ("user", config) if config is not None else None
 
-    def forget(self, name: str) -> None:
-        super().forget(name)
-        self._summaries.pop((name, "user"), None)
-
     def summary(self, name: str, source: Source, config: dict[str, Any]) -> dict[str, Any]:
         """The wire summary (an MCPServerSummary, dumped) of one server."""
-        key = (name, source)
-        cached = self._summaries.get(key)
-        if cached is not None and cached[0] is config:
-            return cached[1]
-        if len(self._summaries) >= CACHE_LIMIT:
-            self._summaries.clear()
-        summary = self._summarize(name, source, config).model_dump(mode="json")
-        self._summaries[key] = (config, summary)
-        return summary
+        return self._summarize(name, source, config).model_dump(mode="json")
 
     def _summarize(self, name: str, source: Source, config: dict[str, Any]) -> MCPServerSummary:
         transport = config.get("transport", config.get("type"))

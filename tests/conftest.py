@@ -26,6 +26,7 @@ BOTH_STORES = {
     "test_server_routes",
     "test_server_configs",
     "test_server_document",
+    "test_server_list",
     "test_registry_resources",
     "test_http_details",
     "test_etags",

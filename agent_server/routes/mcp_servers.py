@@ -21,12 +21,13 @@ from agent_server.document import (
     resolve_server,
 )
 from agent_server.entries import Source
+from agent_server.json_codec import dumps
 from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
 from agent_server.registries.install import is_newer
 from agent_server.routes.named import (
     Collection,
     entry_response,
-    listing_response,
+    listing_answer,
     write_entry,
 )
 from agent_server.routes.resource import Resource
@@ -99,15 +100,14 @@ class Servers(Collection):
 async def list_servers(request: Request) -> Response:
     ctx = context(request)
     catalog = ctx.servers
-    document = ctx.store.read()
 
-    def listing() -> dict[str, Any]:
-        found = catalog.all(document)
-        summaries = [catalog.summary(name, *found[name]) for name in sorted(found)]
-        return {"servers": [with_update(ctx, summary) for summary in summaries]}
+    def part(name: str, source: Source, config: dict[str, Any]) -> tuple[bytes, bool]:
+        summary = catalog.summary(name, source, config)
+        return dumps(with_update(ctx, summary)), summary["registry"] is not None
 
-    inputs = (document, ctx.registry_reader.latest_generation)
-    return listing_response(request, catalog, ctx.rendered.server_list, inputs, listing)
+    generation = ctx.registry_reader.latest_generation
+    encoded = ctx.server_list.answer(ctx.store.read(), generation, catalog.managed, part)
+    return listing_answer(request, encoded)
 
 
 def with_update(ctx: AppContext, summary: dict[str, Any]) -> dict[str, Any]:

@@ -71,7 +71,11 @@ def listing_response(
         etag = catalog.signer.etag(listing)
         return Encoded(dumps({**listing, "etag": etag}), etag)
 
-    encoded = rendered.get(inputs, encode)
+    return listing_answer(request, rendered.get(inputs, encode))
+
+
+def listing_answer(request: Request, encoded: Encoded) -> Response:
+    """A listing encoded earlier, or its 304 / 412."""
     assert encoded.etag is not None
     answered = conditional_read(request, encoded.etag, "redacted", "list")
     if answered is not None:

@@ -1,0 +1,186 @@
+"""The server list's answer, kept encoded with where each server's summary sits in it.
+
+At ten thousand servers the list is megabytes. Made again for each version, it took 24 ms after
+a one-server write (summaries looked up, the listing hashed in canonical form, then encoded),
+and every summary was kept apart (3.9 MiB) so as not to make them all again. This keeps the
+answer alone: its bytes, its names in order and where each server's part ends, with a shallow
+copy of the servers it was made from. A new version summarizes and encodes only the servers
+whose stored config is not the same object as before (and, when a registry's latest versions
+changed, those installed from a registry) and splices their parts in among the unchanged bytes.
+The bytes are exactly those of encoding the whole list again (the tests compare the answers of a
+running server and a fresh one), so a list made either way has the same body and ETag, in every
+worker.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+from agent_server.document import Document, agent_kind, mcp_servers
+from agent_server.entries import Source
+from agent_server.json_codec import dumps
+from agent_server.preconditions import ETagSigner
+from agent_server.rendered import Encoded
+
+Part = Callable[[str, Source, dict[str, Any]], tuple[bytes, bool]]  # (encoded, from a registry)
+
+_HEAD = b'{"servers":['
+_SPLICE_LIMIT = 4  # splice while fewer than 1/4 of the servers changed, else encode them all
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """What an answer was made from, and where each server's part sits in its body."""
+
+    configs: dict[str, Any]  # the listed user servers by name, copied: stores replace in place
+    managed: dict[str, dict[str, Any]]
+    names: list[str]  # sorted, managed ones included
+    ends: array[int]  # where each name's part ends, counted from the first part
+    registered: frozenset[str]  # names whose summary names the registry it came from
+    answer: Encoded
+
+    def items(self) -> memoryview:
+        """The parts, joined with commas, as they sit in the body."""
+        return memoryview(self.answer.body)[len(_HEAD) : len(_HEAD) + self.length()]
+
+    def length(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+
+class ServerList:
+    """The list's answer for the latest document read, made again only for what changed."""
+
+    def __init__(self, signer: ETagSigner) -> None:
+        self._signer = signer
+        self._inputs: tuple[Document, object] | None = None
+        self._listed: _Listed | None = None
+
+    def answer(
+        self,
+        document: Document,
+        generation: object,
+        managed: dict[str, dict[str, Any]],
+        part: Part,
+    ) -> Encoded:
+        """The encoded list of `document`'s servers and `managed` (a managed name hides a user
+        server's); `part` encodes one server's summary and says whether it came from a registry
+        (its `update_available` then depends on `generation`, which changes with the latest
+        versions read from registries)."""
+        inputs, listed = self._inputs, self._listed
+        same = inputs is not None and inputs[0] is document and inputs[1] is generation
+        if listed is not None and same:
+            return listed.answer
+        if agent_kind(document["agent_settings"]) != "openhands":
+            user: dict[str, Any] = {}
+            managed = {}
+        else:
+            user = mcp_servers(document)
+        renew = inputs is None or generation is not inputs[1]
+        listed = self._spliced(listed, user, managed, renew, part) or self._whole(
+            user, managed, part
+        )
+        self._inputs, self._listed = (document, generation), listed
+        return listed.answer
+
+    def _whole(
+        self, user: dict[str, Any], managed: dict[str, dict[str, Any]], part: Part
+    ) -> _Listed:
+        names = sorted(user.keys() | managed.keys())
+        parts = [_part_of(name, user, managed, part) for name in names]
+        registered = frozenset(name for name, (_, came) in zip(names, parts, strict=True) if came)
+        lengths = accumulate(len(encoded) + 1 for encoded, _ in parts)
+        ends = array("Q", (end - 1 for end in lengths))
+        return self._made(user, managed, names, ends, [encoded for encoded, _ in parts], registered)
+
+    def _spliced(
+        self,
+        listed: _Listed | None,
+        user: dict[str, Any],
+        managed: dict[str, dict[str, Any]],
+        renew_registered: bool,
+        part: Part,
+    ) -> _Listed | None:
+        """The last answer with the changed servers' parts made again; None when making it
+        whole costs about as much (nothing kept, other managed servers, many changed)."""
+        if listed is None or listed.managed is not managed:
+            return None
+        old = listed.configs
+        changed = {name for name, config in user.items() if old.get(name) is not config}
+        if len(user) - len(changed - old.keys()) != len(old):
+            changed |= old.keys() - user.keys()  # removed
+        changed -= managed.keys()  # a managed server hides the user's: its part stays
+        if renew_registered:
+            changed |= listed.registered
+        if not changed:
+            return listed
+        if len(changed) * _SPLICE_LIMIT > len(listed.names):
+            return None
+        names: list[str] = []
+        ends = array("Q")
+        segments: list[bytes | memoryview] = []
+        registered = set(listed.registered)
+        items = listed.items()
+        offset = 0  # where the next segment starts in the new items
+
+        def add(segment: bytes | memoryview, segment_ends: Iterable[int]) -> None:
+            nonlocal offset
+            segments.append(segment)
+            ends.extend(offset + end for end in segment_ends)
+            offset += len(segment) + 1
+
+        def keep(first: int, last: int) -> None:
+            """The unchanged parts first..last-1, as they were."""
+            if last > first:
+                start = _start(listed.ends, first)
+                add(
+                    items[start : listed.ends[last - 1]],
+                    (end - start for end in listed.ends[first:last]),
+                )
+                names.extend(listed.names[first:last])
+
+        position = 0
+        for name in sorted(changed):
+            at = bisect_left(listed.names, name, position)
+            keep(position, at)
+            position = at + 1 if at < len(listed.names) and listed.names[at] == name else at
+            registered.discard(name)
+            if name in user or name in managed:
+                encoded, came = _part_of(name, user, managed, part)
+                add(encoded, (len(encoded),))
+                names.append(name)
+                if came:
+                    registered.add(name)
+        keep(position, len(listed.names))
+        return self._made(user, managed, names, ends, segments, frozenset(registered))
+
+    def _made(
+        self,
+        user: dict[str, Any],
+        managed: dict[str, dict[str, Any]],
+        names: list[str],
+        ends: array[int],
+        segments: list[bytes] | list[bytes | memoryview],
+        registered: frozenset[str],
+    ) -> _Listed:
+        items = b",".join(segments)
+        etag = self._signer.etag_of_bytes(b"server-list", items)
+        body = b"".join((_HEAD, items, b'],"etag":', dumps(etag), b"}"))
+        return _Listed(dict(user), managed, names, ends, registered, Encoded(body, etag))
+
+
+def _start(ends: array[int], index: int) -> int:
+    """Where part `index` starts (after the comma that ends the one before)."""
+    return ends[index - 1] + 1 if index else 0
+
+
+def _part_of(
+    name: str, user: dict[str, Any], managed: dict[str, dict[str, Any]], part: Part
+) -> tuple[bytes, bool]:
+    if name in managed:
+        return part(name, "managed", managed[name])
+    return part(name, "user", user[name])
