@@ -51,6 +51,7 @@ from agent_server.security.home import prepare_home
 from agent_server.security.session_keys import SESSION_KEY_FILE, SessionKeyMiddleware
 from agent_server.server_list import ServerList
 from agent_server.servers import ServerCatalog
+from agent_server.settings_answer import SettingsAnswer
 from agent_server.stores import Store, open_store
 from sdk.models import ErrorBody, ValidationErrorBody
 
@@ -236,6 +237,7 @@ def create_app(config: Config) -> Starlette:
         catalog=CatalogBuilder(pins),
         rendered=RenderedAnswers(),
         server_list=ServerList(signer),
+        settings_answer=SettingsAnswer(),
     )
     return app
 

@@ -1,6 +1,6 @@
 """What every route of one app shares: config, store, cipher, servers, registries, tools,
 probes, the gateway's tool set, tool pins, the catalog's kept parts and the encoded
-whole-collection answers (the server list's apart)."""
+whole-collection answers (the server list's and the settings' apart)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from agent_server.secrets import SecretCipher
 from agent_server.security.session_keys import KeyScope
 from agent_server.server_list import ServerList
 from agent_server.servers import ServerCatalog
+from agent_server.settings_answer import SettingsAnswer
 from agent_server.stores import Store
 
 
@@ -40,6 +41,7 @@ class AppContext:
     catalog: CatalogBuilder
     rendered: RenderedAnswers
     server_list: ServerList
+    settings_answer: SettingsAnswer
 
 
 def context(request: Request) -> AppContext:

@@ -46,9 +46,8 @@ def _same(kept: tuple[object, ...], inputs: tuple[object, ...]) -> bool:
 
 @dataclass
 class RenderedAnswers:
-    """One kept answer per whole-collection read of one app (the server list has its own:
-    agent_server.server_list)."""
+    """One kept answer per whole-collection read of one app (the server list and the
+    settings have their own: agent_server.server_list, agent_server.settings_answer)."""
 
     registry_list: Rendered = field(default_factory=Rendered)
-    settings: Rendered = field(default_factory=Rendered)
     tool_catalog: Rendered = field(default_factory=Rendered)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Any
 
 from agent_server.document import Document, agent_kind, mcp_servers
@@ -26,6 +25,7 @@ from agent_server.entries import Source
 from agent_server.json_codec import dumps
 from agent_server.preconditions import ETagSigner
 from agent_server.rendered import Encoded
+from agent_server.spliced import Edit, Parts, length, spliced, whole
 
 Part = Callable[[str, Source, dict[str, Any]], tuple[bytes, bool]]  # (encoded, from a registry)
 
@@ -46,10 +46,7 @@ class _Listed:
 
     def items(self) -> memoryview:
         """The parts, joined with commas, as they sit in the body."""
-        return memoryview(self.answer.body)[len(_HEAD) : len(_HEAD) + self.length()]
-
-    def length(self) -> int:
-        return self.ends[-1] if self.ends else 0
+        return memoryview(self.answer.body)[len(_HEAD) : len(_HEAD) + length(self.ends)]
 
 
 class ServerList:
@@ -91,11 +88,10 @@ class ServerList:
         self, user: dict[str, Any], managed: dict[str, dict[str, Any]], part: Part
     ) -> _Listed:
         names = sorted(user.keys() | managed.keys())
-        parts = [_part_of(name, user, managed, part) for name in names]
-        registered = frozenset(name for name, (_, came) in zip(names, parts, strict=True) if came)
-        lengths = accumulate(len(encoded) + 1 for encoded, _ in parts)
-        ends = array("Q", (end - 1 for end in lengths))
-        return self._made(user, managed, names, ends, [encoded for encoded, _ in parts], registered)
+        made = [_part_of(name, user, managed, part) for name in names]
+        registered = frozenset(name for name, (_, came) in zip(names, made, strict=True) if came)
+        parts = whole(names, [encoded for encoded, _ in made])
+        return self._made(user, managed, parts, registered)
 
     def _spliced(
         self,
@@ -120,62 +116,34 @@ class ServerList:
             return listed
         if len(changed) * _SPLICE_LIMIT > len(listed.names):
             return None
-        names: list[str] = []
-        ends = array("Q")
-        segments: list[bytes | memoryview] = []
         registered = set(listed.registered)
-        items = listed.items()
-        offset = 0  # where the next segment starts in the new items
-
-        def add(segment: bytes | memoryview, segment_ends: Iterable[int]) -> None:
-            nonlocal offset
-            segments.append(segment)
-            ends.extend(offset + end for end in segment_ends)
-            offset += len(segment) + 1
-
-        def keep(first: int, last: int) -> None:
-            """The unchanged parts first..last-1, as they were."""
-            if last > first:
-                start = _start(listed.ends, first)
-                add(
-                    items[start : listed.ends[last - 1]],
-                    (end - start for end in listed.ends[first:last]),
-                )
-                names.extend(listed.names[first:last])
-
-        position = 0
+        edits = []
         for name in sorted(changed):
-            at = bisect_left(listed.names, name, position)
-            keep(position, at)
-            position = at + 1 if at < len(listed.names) and listed.names[at] == name else at
+            at = bisect_left(listed.names, name)
+            listed_now = at < len(listed.names) and listed.names[at] == name
             registered.discard(name)
             if name in user or name in managed:
                 encoded, came = _part_of(name, user, managed, part)
-                add(encoded, (len(encoded),))
-                names.append(name)
+                edits.append(Edit(at, listed_now, name, encoded))
                 if came:
                     registered.add(name)
-        keep(position, len(listed.names))
-        return self._made(user, managed, names, ends, segments, frozenset(registered))
+            else:
+                edits.append(Edit(at, listed_now))
+        parts = spliced(listed.names, listed.ends, listed.items(), edits)
+        return self._made(user, managed, parts, frozenset(registered))
 
     def _made(
         self,
         user: dict[str, Any],
         managed: dict[str, dict[str, Any]],
-        names: list[str],
-        ends: array[int],
-        segments: list[bytes] | list[bytes | memoryview],
+        parts: Parts,
         registered: frozenset[str],
     ) -> _Listed:
-        items = b",".join(segments)
+        items = parts.items()
         etag = self._signer.etag_of_bytes(b"server-list", items)
         body = b"".join((_HEAD, items, b'],"etag":', dumps(etag), b"}"))
-        return _Listed(dict(user), managed, names, ends, registered, Encoded(body, etag))
-
-
-def _start(ends: array[int], index: int) -> int:
-    """Where part `index` starts (after the comma that ends the one before)."""
-    return ends[index - 1] + 1 if index else 0
+        answer = Encoded(body, etag)
+        return _Listed(dict(user), managed, parts.names, parts.ends, registered, answer)
 
 
 def _part_of(

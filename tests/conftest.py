@@ -23,6 +23,7 @@ BOTH_STORES = {
     "test_settings_kinds",
     "test_settings_reads",
     "test_settings_bodies",
+    "test_settings_answer",
     "test_server_routes",
     "test_server_configs",
     "test_server_document",

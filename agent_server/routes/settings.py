@@ -14,9 +14,14 @@ from agent_server.document import Document, apply_settings_patch
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse, dumps, encoded_response
 from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
-from agent_server.rendered import Encoded
 from agent_server.routes.resource import Resource
-from agent_server.secrets import log_plaintext_served, map_agent_secrets, parse_expose_mode, view_fn
+from agent_server.secrets import (
+    log_plaintext_served,
+    map_agent_secrets,
+    map_server_secrets,
+    parse_expose_mode,
+    view_fn,
+)
 from agent_server.security.session_keys import require_scope
 from agent_server.servers import MANAGED
 from sdk.models import ExposeMode, SettingsPatch, SettingsResponse
@@ -53,8 +58,15 @@ async def get_settings(request: Request) -> FastJSONResponse:
     mode = expose_mode(request)
     document = ctx.store.read()
     if mode == "redacted":  # the same bytes for every reader of this version: encoded once
-        encoded = ctx.rendered.settings.get(
-            (document,), lambda: Encoded(dumps(settings_view(ctx, document, mode)))
+        hide = view_fn("redacted", ctx.cipher)
+
+        def part(name: str, config: Any) -> bytes:
+            if isinstance(config, dict):
+                config = map_server_secrets(config, hide, ("mcp_config", "mcpServers", name))
+            return dumps(name) + b":" + dumps(config)
+
+        encoded = ctx.settings_answer.answer(
+            document, lambda whole: settings_view(ctx, whole, mode), part
         )
         return encoded_response(encoded, read_headers(mode))
     body = settings_view(ctx, document, mode)
