@@ -9,7 +9,8 @@ out of the collector's reach, after one last collection so that no garbage is fr
 A write at ten thousand servers makes and drops megabytes of buffers (the file's encoding, the
 answers of the new version). glibc keeps what is freed for the next allocation, so the server
 stays as large as its busiest moment. Once no request has run for IDLE_SECONDS, the free pages
-are handed back (`malloc_trim`); a busy server never pays for it.
+are handed back (`malloc_trim`) when there are megabytes of them: a busy server never pays for
+it, and a small one, which frees little, does not take page faults for nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 IDLE_SECONDS = 1.0
+WORTH_TRIMMING = 2 * 2**20  # free bytes in the heap; below it, giving them back is not worth
+# the page faults of taking them again (a small document frees little)
 
 
 def freeze_startup_heap() -> None:
@@ -31,21 +34,43 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            *("arena", "ordblks", "smblks", "hblks", "hblkhd"),
+            *("usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"),
+        )
+    ]
+
+
 def _malloc_trim() -> Callable[[], object] | None:
-    """glibc's malloc_trim(0), or None where the C library has none (musl, macOS)."""
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the symbols the process has
-    if trim is None:
+    """glibc's malloc_trim(0), run when the heap holds at least WORTH_TRIMMING free bytes
+    (mallinfo2, glibc 2.33 and later); None where the C library has neither (musl, macOS)."""
+    libc = ctypes.CDLL(None)  # the symbols the process has
+    trim = getattr(libc, "malloc_trim", None)
+    info = getattr(libc, "mallinfo2", None)
+    if trim is None or info is None:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
-    return lambda: trim(0)
+    info.restype = _MallInfo2
+
+    def trim_if_worth_it() -> bool:
+        if info().fordblks < WORTH_TRIMMING:
+            return False
+        trim(0)
+        return True
+
+    return trim_if_worth_it
 
 
 class IdleTrim:
     """Gives freed memory back once no request has run for `idle_seconds` after a busy spell.
 
-    `trim` defaults to glibc's malloc_trim(0) (about 0.5 ms at ten thousand servers, which gave
-    back about 5 MiB); where the C library has none, `watch` returns at once.
+    `trim` defaults to glibc's malloc_trim(0) when the heap holds WORTH_TRIMMING free bytes
+    (about 0.5 ms at ten thousand servers, which gave back about 5 MiB); where the C library
+    has neither, `watch` returns at once.
     """
 
     def __init__(
