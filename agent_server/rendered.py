@@ -37,10 +37,11 @@ class Rendered:
     def find(self, inputs: tuple[object, ...]) -> Encoded | None:
         """The answer kept for exactly these inputs, if it is the one kept."""
         kept = self._kept
-        return kept[1] if kept is not None and _same(kept[0], inputs) else None
+        return kept[1] if kept is not None and same_objects(kept[0], inputs) else None
 
 
-def _same(kept: tuple[object, ...], inputs: tuple[object, ...]) -> bool:
+def same_objects(kept: tuple[object, ...], inputs: tuple[object, ...]) -> bool:
+    """Whether the two hold the very same objects, in the same order."""
     return len(kept) == len(inputs) and all(a is b for a, b in zip(kept, inputs, strict=True))
 
 

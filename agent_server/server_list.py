@@ -25,6 +25,7 @@ from agent_server.entries import Source
 from agent_server.json_codec import dumps
 from agent_server.preconditions import ETagSigner
 from agent_server.rendered import Encoded
+from agent_server.server_writes import changed_names
 from agent_server.spliced import Edit, Parts, length, spliced, whole
 
 Part = Callable[[str, Source, dict[str, Any]], tuple[bytes, bool]]  # (encoded, from a registry)
@@ -105,10 +106,7 @@ class ServerList:
         whole costs about as much (nothing kept, other managed servers, many changed)."""
         if listed is None or listed.managed is not managed:
             return None
-        old = listed.configs
-        changed = {name for name, config in user.items() if old.get(name) is not config}
-        if len(user) - len(changed - old.keys()) != len(old):
-            changed |= old.keys() - user.keys()  # removed
+        changed = set(changed_names(listed.configs, user, None))
         changed -= managed.keys()  # a managed server hides the user's: its part stays
         if renew_registered:
             changed |= listed.registered

@@ -8,6 +8,7 @@ store applies it in place once the write has committed.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from agent_server.document import Document, mcp_servers
@@ -154,3 +155,19 @@ def changed_names(
     if len(new) - sum(1 for name in changed if name not in old) != len(old):
         changed.extend(name for name in old if name not in new)
     return changed
+
+
+def keeps_order(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether `new` keeps `old`'s order for the names both hold and has its other names last,
+    as a dict copied and changed does (checked where no mark says it was made so)."""
+    if len(new) == len(old) and list(new) == list(old):  # the common case, compared in C
+        return True
+    kept = [name for name in old if name in new]
+    if any(a != b for a, b in zip(new, kept, strict=False)):
+        return False
+    return all(name not in old for name in islice(new, len(kept), None))
+
+
+def last_names(servers: dict[str, Any], count: int) -> list[str]:
+    """The last `count` names of `servers`, in order: where a dict puts the names it gained."""
+    return list(islice(reversed(servers), count))[::-1]

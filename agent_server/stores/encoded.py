@@ -18,12 +18,18 @@ import secrets
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import accumulate, islice, pairwise
+from itertools import accumulate, pairwise
 from typing import Any
 
 from agent_server.document import Document
 from agent_server.json_codec import dumps
-from agent_server.server_writes import changed_names, marked_names, pending_servers
+from agent_server.server_writes import (
+    changed_names,
+    keeps_order,
+    last_names,
+    marked_names,
+    pending_servers,
+)
 from agent_server.stores.layout import servers_of
 
 CHUNK = 64  # servers per joined buffer: a few dozen kB to re-join, ~160 buffers at 10,000
@@ -79,7 +85,7 @@ class EncodedDocument:
         encoded = self
         if new_servers is not old_servers:
             marked = marked_names(new, old_servers, new_servers)
-            if marked is None and not _same_order(old_servers, new_servers):
+            if marked is None and not keeps_order(old_servers, new_servers):
                 return None
             names = changed_names(old_servers, new_servers, marked)
             encoded = self._with_servers(old_servers, new_servers, names)
@@ -132,7 +138,7 @@ class EncodedDocument:
             chunks[index] = _chunk(tuple(names), tuple(parts))
         if added:
             where = dict(where) if where is self.where else where
-            for name in _last(servers, added):
+            for name in last_names(servers, added):
                 if not chunks or len(chunks[-1].names) >= CHUNK:
                     chunks.append(_chunk((), ()))
                 last = chunks[-1]
@@ -152,22 +158,6 @@ class EncodedDocument:
                 if name is not None:
                     return index, slot
         return None
-
-
-def _same_order(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether `new` keeps `old`'s order for the names both hold and has its other names last,
-    as a dict copied and changed does (checked where no mark says it was made so)."""
-    if len(new) == len(old) and list(new) == list(old):  # the common case, compared in C
-        return True
-    kept = [name for name in old if name in new]
-    if any(a != b for a, b in zip(new, kept, strict=False)):
-        return False
-    return all(name not in old for name in islice(new, len(kept), None))
-
-
-def _last(servers: dict[str, Any], count: int) -> list[str]:
-    """The last `count` names of `servers`, in order: where a dict puts the names it gained."""
-    return list(islice(reversed(servers), count))[::-1]
 
 
 def _name_at(
