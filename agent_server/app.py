@@ -34,7 +34,7 @@ from agent_server.gateway.endpoint import Gateway
 from agent_server.gateway.pins import PinStore
 from agent_server.gateway.pool import UpstreamPool
 from agent_server.gateway.tools import GatewayTools
-from agent_server.heap import IdleTrim, NoteRequests, freeze_startup_heap
+from agent_server.heap import IdleTrim, NoteRequests, built_for_life
 from agent_server.managed import Managed, load_managed
 from agent_server.migrations import seal_url_queries
 from agent_server.openapi import build_openapi
@@ -244,6 +244,5 @@ def create_app(config: Config) -> Starlette:
 
 def create_app_from_env() -> Starlette:
     """The factory uvicorn calls in each worker process."""
-    app = create_app(Config.from_env())
-    freeze_startup_heap()
-    return app
+    with built_for_life():
+        return create_app(Config.from_env())

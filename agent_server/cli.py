@@ -25,7 +25,7 @@ from agent_server.config import (
     write_key_file,
 )
 from agent_server.errors import ConfigError, SecretUnavailable, StoreUnavailable
-from agent_server.heap import freeze_startup_heap
+from agent_server.heap import built_for_life
 from agent_server.http_protocol import NAME as HTTP_PROTOCOL
 from agent_server.migrations import seal_url_queries
 from agent_server.secrets import (
@@ -108,7 +108,8 @@ def serve(args: argparse.Namespace) -> int:
             "settings and run commands through the live checks. Drop --no-auth (a session "
             "key is made in the home), bind 127.0.0.1, or add --insecure to accept the risk."
         )
-    app = create_app(config)  # refuses here, before any worker starts, when it must not serve
+    with built_for_life():  # refuses here, before any worker starts, when it must not serve
+        app = create_app(config)
     if not config.no_auth:
         _print_page_url(config, args.host, args.port)
     common: dict[str, Any] = {
@@ -119,7 +120,6 @@ def serve(args: argparse.Namespace) -> int:
         "http": HTTP_PROTOCOL,
     }
     if args.workers == 1:
-        freeze_startup_heap()
         uvicorn.run(app, **common)
     else:
         os.environ.update(config.to_env())

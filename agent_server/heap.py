@@ -4,7 +4,7 @@ A full collection walks every tracked object. At ten thousand servers the parsed
 modules and the app are some 75,000 of them, and each full pass took 20 to 40 ms: a pause that
 lands on whichever request is running. Everything alive once the app is built lives as long as
 the process (or is dropped by reference counting, which freezing does not stop), so it is moved
-out of the collector's reach, after one last collection so that no garbage is frozen with it.
+out of the collector's reach; the collector stays off while it is built.
 
 A write at ten thousand servers makes and drops megabytes of buffers (the file's encoding, the
 answers of the new version). glibc keeps what is freed for the next allocation, so the server
@@ -19,7 +19,8 @@ import asyncio
 import ctypes
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -28,10 +29,21 @@ WORTH_TRIMMING = 2 * 2**20  # free bytes in the heap; below it, giving them back
 # the page faults of taking them again (a small document frees little)
 
 
-def freeze_startup_heap() -> None:
-    """Collect once, then exempt every surviving object from later collections."""
-    gc.collect()
-    gc.freeze()
+@contextmanager
+def built_for_life() -> Iterator[None]:
+    """Build what lives as long as the process with the collector off, then freeze all of it.
+
+    Start-up leaves next to no cyclic garbage (about 500 small objects, 80 kB, at any document
+    size): freezing it with the rest costs less than the full collection that would free it, 30
+    to 40 ms of every start, most of it spent walking the modules. A collection while the
+    document loads would walk the fresh document for nothing (40 ms at ten thousand servers).
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 class _MallInfo2(ctypes.Structure):

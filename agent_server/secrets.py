@@ -33,6 +33,7 @@ _TOKEN_PREFIX = "gAAAAA"
 _DECRYPT_CACHE_LIMIT = 200_000
 _DECRYPT_CACHE_BYTES = 64 * 1024 * 1024
 _CONTROL_CHARACTERS = ("\r", "\n", "\0")
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 class SecretCipher:
@@ -40,8 +41,12 @@ class SecretCipher:
 
     def __init__(self, current: str, previous: tuple[str, ...] = ()) -> None:
         self._fernet = MultiFernet([Fernet(k) for k in (current, *previous)])
-        # Fernet's signing key is the first half of each key (the spec's layout).
-        self._signing_keys = [base64.urlsafe_b64decode(k)[:16] for k in (current, *previous)]
+        # Fernet's signing key is the first half of each key (the spec's layout); each HMAC is
+        # keyed once here and copied per token, which halves the cost of checking one.
+        self._signers = [
+            hmac.new(base64.urlsafe_b64decode(k)[:16], digestmod="sha256")
+            for k in (current, *previous)
+        ]
         self._current = Fernet(current)
         self._plaintexts: dict[str, str] = {}
         self._cached_bytes = 0
@@ -91,17 +96,19 @@ class SecretCipher:
         """
         if not token.startswith(_TOKEN_PREFIX):
             return False
-        try:
-            data = base64.urlsafe_b64decode(token)
+        try:  # urlsafe_b64decode's own work, without its checks and copies in Python
+            data = binascii.a2b_base64(token.encode("ascii").translate(_URLSAFE_TO_STANDARD))
         except ValueError:
             return False
         if len(data) < 57 or data[0] != 0x80:  # version, timestamp, IV, a block, HMAC
             return False
         body, signature = data[:-32], data[-32:]
-        return any(
-            hmac.compare_digest(hmac.digest(key, body, "sha256"), signature)
-            for key in self._signing_keys
-        )
+        for signer in self._signers:
+            keyed = signer.copy()
+            keyed.update(body)
+            if hmac.compare_digest(keyed.digest(), signature):
+                return True
+        return False
 
     def is_current(self, token: str) -> bool:
         """Whether the current key alone opens `token` (no previous key is needed for it)."""

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from agent_server.heap import IdleTrim, NoteRequests
+from agent_server.heap import IdleTrim, NoteRequests, built_for_life
 
 IDLE = 0.05
 WAIT = 0.3  # several of the watcher's turns
@@ -97,3 +99,18 @@ def test_the_c_library_trim_runs() -> None:
         watcher.cancel()
 
     asyncio.run(check())
+
+
+def test_what_start_up_builds_is_frozen_and_the_collector_is_back_on_after() -> None:
+    before = gc.get_freeze_count()
+    try:
+        with built_for_life():
+            assert not gc.isenabled()
+            built = [[index] for index in range(100)]  # containers the collector tracks
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= before + len(built)
+        with pytest.raises(RuntimeError), built_for_life():
+            raise RuntimeError("a refused start")
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
