@@ -329,6 +329,25 @@ def test_a_changed_server_replaces_its_child_and_notifies_sessions(
     asyncio.run(check())
 
 
+def test_a_session_is_notified_of_a_change_made_right_after_it_listed_the_tools(
+    serve: Callable[..., ServerProcess], remote: Remote
+) -> None:
+    """The first session of a fresh server lists its tools, and a server is added at once: the
+    change lands before the gateway's first look at what it serves, and still reaches it."""
+    server = serve()
+    put(server, "web", {"url": remote.tools, "transport": "http"})
+    changes = ToolListChanges()
+
+    async def check() -> None:
+        async with gateway(server, mode="legacy", message_handler=changes) as client:
+            assert "web__echo" in {tool.name for tool in await client.list_tools()}
+            put(server, "more", {"url": remote.tools, "transport": "http"})
+            await asyncio.to_thread(wait_for, lambda: changes.count > 0)
+            assert "more__echo" in {tool.name for tool in await client.list_tools()}
+
+    asyncio.run(check())
+
+
 def test_idle_children_stop_and_none_outlives_the_server(
     serve: Callable[..., ServerProcess],
 ) -> None:

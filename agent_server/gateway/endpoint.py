@@ -109,17 +109,26 @@ def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
             return None
 
     class SessionRecorder(Middleware):
-        """Remembers each connected session, to tell it when the tool set changes."""
+        """Remembers each connected session, to tell it when the tool set changes.
+
+        What lives as long as a session is the SDK's Connection: the ServerSession a request
+        carries is made for that request alone (remembered weakly, it was gone before the next
+        change). Only a session with a channel of its own (a handshake-era session's GET
+        stream) is remembered; a 2026-era request has none.
+        """
 
         def __init__(self) -> None:
-            self.sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+            self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
         async def on_request(
             self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
         ) -> Any:
             ctx = context.fastmcp_context
             if ctx is not None and ctx.request_context is not None:
-                self.sessions.add(ctx.request_context.session)
+                # fastmcp reads the same attribute for the state it keeps per session.
+                connection = getattr(ctx.request_context.session, "_connection", None)
+                if connection is not None and connection.has_standalone_channel:
+                    self.connections.add(connection)
             return await call_next(context)
 
     recorder = SessionRecorder()
@@ -163,6 +172,7 @@ class Gateway:
         try:
             await asyncio.to_thread(importlib.import_module, "fastmcp")  # off the event loop
             server, self._recorder = build_server(self.tools)
+            self._served = self._served_now()  # before any session can list what it serves
             app = server.http_app(path=PATH, host_origin_protection=False)
             # fastmcp's serverInfo stamp, which its server puts on every 2026-era result.
             stamp = server._mcp_server.server_info_stamp
@@ -175,12 +185,19 @@ class Gateway:
                 ready.set_exception(exc)
             raise
 
+    def _served_now(self) -> frozenset[tuple[str, str]] | None:
+        """What the gateway serves, to compare later ones with; None while the store fails."""
+        try:
+            return self.tools.fingerprint()
+        except Exception:  # the store may be unusable for a while (served as 503)
+            return None
+
     async def _notify(self) -> None:
         if self._recorder is None:
             return  # no session has connected yet
-        for session in list(self._recorder.sessions):
+        for connection in list(self._recorder.connections):
             with suppress(Exception):  # a session that went away meanwhile
-                await session.send_tool_list_changed()
+                await connection.send_tool_list_changed()
 
     async def check(self) -> None:
         """Close outdated and idle connections; notify sessions if the served set changed.
