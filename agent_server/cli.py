@@ -68,6 +68,11 @@ def log_config() -> dict[str, Any]:
     return config
 
 
+# How long a stopping server lets running requests finish before it cancels them: a gateway
+# listen stream or a long tool call would otherwise keep it from stopping (writes take ms).
+SHUTDOWN_GRACE_SECONDS = 5
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -118,6 +123,7 @@ def serve(args: argparse.Namespace) -> int:
         "log_config": log_config(),
         "log_level": args.log_level,
         "http": HTTP_PROTOCOL,
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
     }
     if args.workers == 1:
         uvicorn.run(app, **common)

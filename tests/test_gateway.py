@@ -10,8 +10,9 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,12 @@ from gateway_support import (
     stdio,
     wait_for,
 )
+from mcp.client.subscriptions import listen
+from mcp.shared.subscriptions import ToolsListChanged
 from processes import is_alive
 from support import ServerProcess, cli_env
+
+from agent_server.cli import SHUTDOWN_GRACE_SECONDS
 
 __all__ = ["remote", "serve"]  # fixtures
 
@@ -346,6 +351,54 @@ def test_a_session_is_notified_of_a_change_made_right_after_it_listed_the_tools(
             assert "more__echo" in {tool.name for tool in await client.list_tools()}
 
     asyncio.run(check())
+
+
+def test_a_2026_session_that_listens_hears_of_a_changed_tool_set(
+    serve: Callable[..., ServerProcess], remote: Remote
+) -> None:
+    """At the 2026-07-28 protocol a change reaches a client through the
+    `subscriptions/listen` stream it opened, and the discover result says so."""
+    server = serve()
+    put(server, "web", {"url": remote.tools, "transport": "http"})
+
+    async def check() -> None:
+        async with gateway(server) as client:
+            assert client.session.protocol_version == "2026-07-28"
+            capabilities = client.session.server_capabilities
+            assert capabilities is not None and capabilities.tools is not None
+            assert capabilities.tools.list_changed is True
+            async with listen(client.session, tools_list_changed=True) as subscription:
+                assert subscription.honored.tools_list_changed
+                put(server, "more", {"url": remote.tools, "transport": "http"})
+                async with asyncio.timeout(15):
+                    event = await anext(subscription)
+            assert isinstance(event, ToolsListChanged)
+            assert "more__echo" in {tool.name for tool in await client.list_tools()}
+
+    asyncio.run(check())
+
+
+def test_an_open_listen_stream_does_not_keep_the_server_from_stopping(
+    serve: Callable[..., ServerProcess], remote: Remote
+) -> None:
+    server = serve()
+    put(server, "web", {"url": remote.tools, "transport": "http"})
+    stopped: list[float] = []
+
+    async def check() -> None:
+        async with gateway(server) as client, listen(client.session, tools_list_changed=True):
+            began = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(server.proc.wait, 30)
+            finally:
+                stopped.append(time.monotonic() - began)
+
+    with suppress(Exception):  # the client sees its server go
+        asyncio.run(check())
+    assert stopped and server.proc.poll() is not None, "the server is still running"
+    assert stopped[0] < SHUTDOWN_GRACE_SECONDS + 5
+    assert "timeout graceful shutdown exceeded" in server.log()
 
 
 def test_idle_children_stop_and_none_outlives_the_server(

@@ -35,6 +35,7 @@ __all__ = ["GIVEN_KEY", "PATH", "Gateway", "build_server"]
 DEFAULT_CALL_TIMEOUT = 300.0  # seconds a tool call through /mcp may take
 # How often the watcher looks for configuration changes and idle connections.
 WATCH_INTERVAL = 1.0
+LISTEN_STREAMS = 256  # open `subscriptions/listen` streams at once; one more is refused
 
 
 def _given() -> ClientHeaders:
@@ -90,6 +91,8 @@ def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
     from fastmcp import FastMCP
     from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
     from fastmcp.server.providers import Provider
+    from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+    from mcp_types import SubscriptionsListenRequestParams
 
     tool_class = _tool_class(gateway)
 
@@ -109,7 +112,8 @@ def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
             return None
 
     class SessionRecorder(Middleware):
-        """Remembers each connected session, to tell it when the tool set changes.
+        """Remembers each connected session, to tell it when the tool set changes; holds the
+        bus of 2026-era listen streams.
 
         What lives as long as a session is the SDK's Connection: the ServerSession a request
         carries is made for that request alone (remembered weakly, it was gone before the next
@@ -119,6 +123,7 @@ def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
 
         def __init__(self) -> None:
             self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
+            self.bus = InMemorySubscriptionBus()  # the listen streams of 2026-era clients
 
         async def on_request(
             self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
@@ -137,6 +142,13 @@ def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
         providers=[GatewayProvider()],
         middleware=[recorder],
         mask_error_details=True,  # an unexpected error's text could quote a secret
+    )
+    # A 2026-era client hears of changes only on a `subscriptions/listen` stream it opens;
+    # fastmcp serves none, so the SDK's own handler is added (and with it the discover result
+    # says `listChanged`).
+    listen = ListenHandler(recorder.bus, max_subscriptions=LISTEN_STREAMS)
+    server._mcp_server.add_request_handler(
+        "subscriptions/listen", SubscriptionsListenRequestParams, listen
     )
     return server, recorder
 
@@ -195,9 +207,12 @@ class Gateway:
     async def _notify(self) -> None:
         if self._recorder is None:
             return  # no session has connected yet
+        from mcp.server.subscriptions import ToolsListChanged
+
         for connection in list(self._recorder.connections):
             with suppress(Exception):  # a session that went away meanwhile
                 await connection.send_tool_list_changed()
+        await self._recorder.bus.publish(ToolsListChanged())
 
     async def check(self) -> None:
         """Close outdated and idle connections; notify sessions if the served set changed.
