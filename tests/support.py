@@ -105,6 +105,14 @@ def read_settings(home: Path) -> dict[str, Any]:
     return json.loads((home / "settings.json").read_text())
 
 
+def served_misc(http: httpx.Client) -> dict[str, Any]:
+    """The misc settings a server answers in GET /api/settings."""
+    response = http.get("/api/settings")
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()["misc_settings"]
+    return result
+
+
 def settings_written(home: Path) -> bool:
     """Whether anything was ever written: settings.json exists, or the database's version moved."""
     if home in STORES:
