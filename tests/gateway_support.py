@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastmcp.client.messages import MessageHandler
 from support import ServerProcess, free_port
 
 SERVERS = Path(__file__).resolve().parent / "mcp_servers"
@@ -60,6 +61,17 @@ def _descends(pid: int, ancestor: int) -> bool:
             return False
         pid = int(stat[stat.rindex(")") + 2 :].split()[1])
     return False
+
+
+class ToolListChanges(MessageHandler):
+    """Counts the `notifications/tools/list_changed` a session receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    async def on_tool_list_changed(self, message: Any) -> None:
+        self.count += 1
 
 
 def wait_for(condition: Callable[[], Any], within: float = 15.0) -> Any:

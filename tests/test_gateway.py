@@ -18,13 +18,13 @@ from typing import Any
 
 import httpx
 from fastmcp import Client
-from fastmcp.client.messages import MessageHandler
 from fastmcp.client.transports import StreamableHttpTransport
 from gateway_support import (
     BASE,
     BEARER,
     NAME_RULE,
     Remote,
+    ToolListChanges,
     children_running,
     env_tool,
     put,
@@ -45,15 +45,6 @@ __all__ = ["remote", "serve"]  # fixtures
 SESSION_CANARY = "canary-session-key-5e1d"
 CALLER_CANARY = "canary-caller-header-77b0"
 STORED_CANARY = "canary-stored-header-3f9a"
-
-
-class ToolListChanges(MessageHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    async def on_tool_list_changed(self, message: Any) -> None:
-        self.count += 1
 
 
 @asynccontextmanager

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent_server.gateway.credentials import GIVEN_KEY, ClientHeaders
 from agent_server.gateway.direct import Direct
+from agent_server.gateway.pins import Pins
 from agent_server.gateway.tools import GatewayTool, GatewayTools, UnknownTool, unavailable
 from agent_server.probes.failures import ProbeFailed
 
@@ -35,6 +36,8 @@ __all__ = ["GIVEN_KEY", "PATH", "Gateway", "build_server"]
 DEFAULT_CALL_TIMEOUT = 300.0  # seconds a tool call through /mcp may take
 # How often the watcher looks for configuration changes and idle connections.
 WATCH_INTERVAL = 1.0
+# The servers served (name, ETag), the pins, the count of listings that came back different.
+_Seen = tuple[frozenset[tuple[str, str]], Pins, int]
 LISTEN_STREAMS = 256  # open `subscriptions/listen` streams at once; one more is refused
 
 
@@ -153,6 +156,21 @@ def build_server(gateway: GatewayTools) -> tuple[FastMCP[Any], Any]:
     return server, recorder
 
 
+def _differs(old: _Seen, new: _Seen) -> bool:
+    """Whether sessions may be served other tools: other servers, a listing that came back
+    different, or a pin replaced or dropped (an approval; a tool pinned as first seen, which
+    every listing of a new server writes, changes nothing a session is served)."""
+    if old[0] != new[0] or old[2] != new[2]:
+        return True
+    if old[1] is new[1]:
+        return False
+    return any(
+        new[1].get(server, {}).get(tool) != pin
+        for server, pins in old[1].items()
+        for tool, pin in pins.items()
+    )
+
+
 class Gateway:
     """The mounted endpoint (an ASGI app), its lifespan and its watcher.
 
@@ -167,7 +185,7 @@ class Gateway:
         self._ready: asyncio.Future[ASGIApp] | None = None
         self._stop = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
-        self._served: frozenset[tuple[str, str]] | None = None
+        self._seen: _Seen | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._ready is None:
@@ -184,7 +202,7 @@ class Gateway:
         try:
             await asyncio.to_thread(importlib.import_module, "fastmcp")  # off the event loop
             server, self._recorder = build_server(self.tools)
-            self._served = self._served_now()  # before any session can list what it serves
+            self._seen = self._seen_now()  # before any session can list what it serves
             app = server.http_app(path=PATH, host_origin_protection=False)
             # fastmcp's serverInfo stamp, which its server puts on every 2026-era result.
             stamp = server._mcp_server.server_info_stamp
@@ -197,12 +215,15 @@ class Gateway:
                 ready.set_exception(exc)
             raise
 
-    def _served_now(self) -> frozenset[tuple[str, str]] | None:
-        """What the gateway serves, to compare later ones with; None while the store fails."""
+    def _seen_now(self, served: frozenset[tuple[str, str]] | None = None) -> _Seen | None:
+        """What decides the tools sessions are served, to compare later ones with: the served
+        servers (name, ETag), the pins (what `pin_tools` withholds) and how many listings came
+        back different. None while the store fails."""
         try:
-            return self.tools.fingerprint()
+            served = self.tools.fingerprint() if served is None else served
         except Exception:  # the store may be unusable for a while (served as 503)
             return None
+        return served, self.tools.pins.read(), self.tools.pool.relistings
 
     async def _notify(self) -> None:
         if self._recorder is None:
@@ -215,21 +236,22 @@ class Gateway:
         await self._recorder.bus.publish(ToolsListChanged())
 
     async def check(self) -> None:
-        """Close outdated and idle connections; notify sessions if the served set changed.
+        """Close outdated and idle connections; notify sessions if what they are served changed.
 
         Nothing to do before the first session and with no connection open: working out the
         served set costs a pass over every server, which at ten thousand servers would be a
         pause once a second after every write.
         """
         if self._recorder is None and self.tools.pool.idle():
-            self._served = None
+            self._seen = None
             return
         served = self.tools.fingerprint()
+        seen = self._seen_now(served)
         await self.tools.pool.keep_only(served)
         await self.tools.pool.stop_idle()
-        if self._served is not None and served != self._served:
+        if self._seen is not None and seen is not None and _differs(self._seen, seen):
             await self._notify()
-        self._served = served
+        self._seen = seen
 
     async def _watch(self) -> None:
         while True:

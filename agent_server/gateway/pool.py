@@ -17,7 +17,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -60,6 +60,10 @@ class UpstreamKey:
     credential: str = ""
 
 
+def _nothing() -> None:
+    return None
+
+
 class Upstream:
     """One open connection; its tool list is fetched once and kept while it is open."""
 
@@ -83,6 +87,7 @@ class Upstream:
         self._plain: PlainHTTP | None = None
         self._plain_ids = itertools.count(1)
         self._plain_refused = False  # the server redirected: calls take fastmcp's way
+        self.relisted: Callable[[], None] = _nothing  # told when a new listing differs
 
     def alive(self) -> bool:
         """False once the connection ended (a stdio child that died, a closed session).
@@ -115,10 +120,13 @@ class Upstream:
     async def probe(self, timeout: float) -> MCPToolsResult:
         """The answer of a live check over this connection: the tools listed again, timed."""
         started = time.perf_counter()
+        previous = self.tools
         try:
             self.tools = list(await self._run(self.client.list_tools(), timeout))
         except ProbeFailed as failed:
             return failed.answer()
+        if previous is not None and self.tools != previous:
+            self.relisted()
         latency = round((time.perf_counter() - started) * 1000, 1)
         return tools_answer(self.tools, latency, server_info(self.client))
 
@@ -241,6 +249,9 @@ class UpstreamPool:
         self.idle_seconds = idle_seconds
         self._open: dict[UpstreamKey, Upstream] = {}
         self._opening: dict[UpstreamKey, asyncio.Task[Upstream]] = {}
+        # How many times an open connection, listed again, gave different tools: the tools a
+        # session is served changed though no config did.
+        self.relistings = 0
 
     def idle(self) -> bool:
         """True while no connection is open or opening: nothing to close or keep up to date."""
@@ -250,6 +261,9 @@ class UpstreamPool:
         """Changes when a connection opens or closes, or lists its tools again."""
         return tuple((key, id(upstream.tools)) for key, upstream in self._open.items())
 
+    def _relisted(self) -> None:
+        self.relistings += 1
+
     def find(self, key: UpstreamKey) -> Upstream | None:
         """The open, live connection of `key`, if any (never opens one)."""
         upstream = self._open.get(key)
@@ -258,6 +272,7 @@ class UpstreamPool:
     async def _connect(self, key: UpstreamKey, config: dict[str, Any], timeout: float) -> Upstream:
         async with self.limiter.slot():  # while connecting only: an open one holds no slot
             upstream = await _open(key, config, timeout)
+        upstream.relisted = self._relisted
         self._open[key] = upstream
         return upstream
 
