@@ -328,8 +328,8 @@ def test_a_changed_server_replaces_its_child_and_notifies_sessions(
 def test_a_session_is_notified_of_a_change_made_right_after_it_listed_the_tools(
     serve: Callable[..., ServerProcess], remote: Remote
 ) -> None:
-    """The first session of a fresh server lists its tools, and a server is added at once: the
-    change lands before the gateway's first look at what it serves, and still reaches it."""
+    """The first session of a fresh server only lists its tools, and a server is added at once:
+    the session is told (it was not when sessions were remembered by their requests' objects)."""
     server = serve()
     put(server, "web", {"url": remote.tools, "transport": "http"})
     changes = ToolListChanges()
