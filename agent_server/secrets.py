@@ -231,13 +231,18 @@ def map_agent_secrets(agent: dict[str, Any], fn: SecretFn) -> dict[str, Any]:
         out["mcp_config"] = {
             **mcp,
             "mcpServers": {
-                name: map_server_secrets(server, fn, ("mcp_config", "mcpServers", name))
-                if isinstance(server, dict)
-                else server
-                for name, server in servers.items()
+                name: map_listed_server(name, server, fn) for name, server in servers.items()
             },
         }
     return out
+
+
+def map_listed_server(name: str, server: Any, fn: SecretFn) -> Any:
+    """One entry of agent settings' MCP servers with every secret mapped, as
+    map_agent_secrets maps it (locs from "mcp_config"; a value that is not an object as is)."""
+    if not isinstance(server, dict):
+        return server
+    return map_server_secrets(server, fn, ("mcp_config", "mcpServers", name))
 
 
 def map_document_secrets(document: dict[str, Any], fn: SecretFn) -> dict[str, Any]:

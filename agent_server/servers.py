@@ -9,9 +9,7 @@ from typing import Any
 
 from agent_server.document import Document, agent_kind, mcp_servers, server_transport_kind
 from agent_server.entries import EntryCatalog, Source, string_or_none
-from agent_server.preconditions import ETagSigner
 from agent_server.registries.browse import provenance
-from agent_server.secrets import SecretCipher
 from sdk.models import MCPServerSummary
 
 MANAGED = (
@@ -22,11 +20,6 @@ MANAGED = (
 
 class ServerCatalog(EntryCatalog):
     kind = "name"  # the ETag subject servers always had: {"name": ..., "config": ...}
-
-    def __init__(
-        self, signer: ETagSigner, cipher: SecretCipher, managed: dict[str, dict[str, Any]]
-    ) -> None:
-        super().__init__(signer, cipher, managed)
 
     def all(self, document: Document) -> dict[str, tuple[Source, dict[str, Any]]]:
         """Every server by name; a managed server hides a user server of the same name."""
@@ -48,9 +41,6 @@ class ServerCatalog(EntryCatalog):
 
     def summary(self, name: str, source: Source, config: dict[str, Any]) -> dict[str, Any]:
         """The wire summary (an MCPServerSummary, dumped) of one server."""
-        return self._summarize(name, source, config).model_dump(mode="json")
-
-    def _summarize(self, name: str, source: Source, config: dict[str, Any]) -> MCPServerSummary:
         transport = config.get("transport", config.get("type"))
         return MCPServerSummary(
             name=name,
@@ -63,4 +53,4 @@ class ServerCatalog(EntryCatalog):
             etag=self.etag(name, config),
             registry=provenance(config),
             update_available=None,  # filled in by the listing, from the registry's latest
-        )
+        ).model_dump(mode="json")

@@ -12,7 +12,6 @@ one's).
 
 from __future__ import annotations
 
-import secrets
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,12 +22,12 @@ from agent_server.json_codec import dumps
 from agent_server.rendered import Encoded, same_objects
 from agent_server.server_writes import changed_names, keeps_order, last_names
 from agent_server.spliced import Edit, length, spliced, whole
+from agent_server.stores.encoded import split_outer
 from agent_server.stores.layout import servers_of
 
 View = Callable[[Document], dict[str, Any]]  # the redacted view of a whole document
 Part = Callable[[str, Any], bytes]  # one server's `"name":{...}`, redacted
 
-_MARK = "agent-server-servers-" + secrets.token_hex(16)  # stands in for the servers once
 _SPLICE_LIMIT = 4  # splice while fewer than 1/4 of the servers changed
 
 
@@ -63,14 +62,15 @@ class SettingsAnswer:
 
 def _whole(document: Document, outer: tuple[object, ...], view: View, part: Part) -> _Kept:
     servers = servers_of(document)
-    if servers is None:
+    split = None
+    if servers is not None:
+        agent = document["agent_settings"]
+        mcp = agent["mcp_config"]
+        bare = {**document, "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": {}}}}
+        split = split_outer(view(bare))
+    if servers is None or split is None:
         return _Kept(document, outer, None, array("Q"), 0, Encoded(dumps(view(document))))
-    agent = document["agent_settings"]
-    mcp = agent["mcp_config"]
-    bare = {**document, "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": {}}}}
-    shown = view(bare)
-    shown["agent_settings"]["mcp_config"]["mcpServers"] = _MARK  # a copy the view made
-    head, tail = dumps(shown).split(dumps(_MARK))
+    head, tail = split
     names = list(servers)
     parts = whole(names, [part(name, servers[name]) for name in names])
     return _made(document, outer, servers, head, parts.items(), parts.ends, tail)
@@ -100,8 +100,8 @@ def _spliced(
     gained = last_names(servers, added)  # a dict puts what it gained last
     edits += [Edit(len(names), False, name, part(name, servers[name])) for name in gained]
     parts = spliced(names, kept.ends, kept.items(), edits)
-    head = kept.answer.body[: kept.start - 1]
-    tail = kept.answer.body[kept.start + length(kept.ends) + 1 :]
+    head = kept.answer.body[: kept.start]
+    tail = kept.answer.body[kept.start + length(kept.ends) :]
     return _made(document, outer, servers, head, parts.items(), parts.ends, tail)
 
 
@@ -114,8 +114,9 @@ def _made(
     ends: array[int],
     tail: bytes,
 ) -> _Kept:
-    body = b"".join((head, b"{", items, b"}", tail))
-    return _Kept(document, outer, dict(servers), ends, len(head) + 1, Encoded(body))
+    # The head ends with the servers' `{`, the tail starts with their `}`.
+    body = b"".join((head, items, tail))
+    return _Kept(document, outer, dict(servers), ends, len(head), Encoded(body))
 
 
 def _outer(document: Document) -> tuple[object, ...]:

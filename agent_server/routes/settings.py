@@ -18,7 +18,7 @@ from agent_server.routes.resource import Resource
 from agent_server.secrets import (
     log_plaintext_served,
     map_agent_secrets,
-    map_server_secrets,
+    map_listed_server,
     parse_expose_mode,
     view_fn,
 )
@@ -61,9 +61,7 @@ async def get_settings(request: Request) -> FastJSONResponse:
         hide = view_fn("redacted", ctx.cipher)
 
         def part(name: str, config: Any) -> bytes:
-            if isinstance(config, dict):
-                config = map_server_secrets(config, hide, ("mcp_config", "mcpServers", name))
-            return dumps(name) + b":" + dumps(config)
+            return dumps(name) + b":" + dumps(map_listed_server(name, config, hide))
 
         encoded = ctx.settings_answer.answer(
             document, lambda whole: settings_view(ctx, whole, mode), part

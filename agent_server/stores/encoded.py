@@ -96,7 +96,7 @@ class EncodedDocument:
         return replace(encoded, document=new)
 
     def _with_outer(self, new: Document) -> EncodedDocument | None:
-        split = _split_outer(new)
+        split = split_outer(new)
         if split is None:
             return None
         head, tail = split
@@ -201,8 +201,10 @@ def _differs(old: dict[str, Any], new: dict[str, Any], inner: str) -> bool:
     return any(value is not old.get(key) for key, value in new.items() if key != inner)
 
 
-def _split_outer(document: Document) -> tuple[bytes, bytes] | None:
-    """(head, tail): the document's encoding before and after its servers' object."""
+def split_outer(document: Document) -> tuple[bytes, bytes] | None:
+    """(head, tail): the document's encoding before and after its servers (the head ends with
+    the servers' `{`, the tail starts with their `}`); None when the document holds no
+    servers' object to split out."""
     agent = document["agent_settings"]
     mcp = {**agent["mcp_config"], "mcpServers": _MARKER}
     outer = dumps({**document, "agent_settings": {**agent, "mcp_config": mcp}})
@@ -217,7 +219,7 @@ def encode(document: Document) -> EncodedDocument | None:
     servers = servers_of(document)
     if servers is None:
         return None
-    split = _split_outer(document)
+    split = split_outer(document)
     if split is None:
         return None
     head, tail = split
