@@ -12,7 +12,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from processes import is_alive
 from support import ServerProcess, cli_env
 
 from agent_server.cli import SHUTDOWN_GRACE_SECONDS
+from agent_server.gateway.endpoint import LISTEN_STREAMS
 
 __all__ = ["remote", "serve"]  # fixtures
 
@@ -365,6 +366,57 @@ def test_a_2026_session_that_listens_hears_of_a_changed_tool_set(
                     event = await anext(subscription)
             assert isinstance(event, ToolsListChanged)
             assert "more__echo" in {tool.name for tool in await client.list_tools()}
+
+    asyncio.run(check())
+
+
+def test_listen_streams_are_bounded(serve: Callable[..., ServerProcess]) -> None:
+    """One stream past LISTEN_STREAMS is refused at once, with an error, not held open."""
+    server = serve()
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "tests", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    headers = {
+        **server.headers,
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "subscriptions/listen",
+    }
+
+    def request(request_id: int) -> dict[str, Any]:
+        params = {"notifications": {"toolsListChanged": True}, "_meta": envelope}
+        return {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": "subscriptions/listen",
+            "params": params,
+        }
+
+    async def check() -> None:
+        limits = httpx.Limits(max_connections=LISTEN_STREAMS + 10)
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as http,
+            AsyncExitStack() as streams,
+        ):
+
+            async def acknowledged(request_id: int) -> None:
+                answer = await streams.enter_async_context(
+                    http.stream("POST", "/mcp", json=request(request_id), headers=headers)
+                )
+                lines = answer.aiter_lines()
+                streams.push_async_callback(lines.aclose)  # held open until the end
+                async for line in lines:
+                    if line.startswith("data:"):
+                        assert "notifications/subscriptions/acknowledged" in line, line
+                        return
+
+            await asyncio.gather(*(acknowledged(i) for i in range(LISTEN_STREAMS)))
+            refused = await http.post(
+                "/mcp", json=request(LISTEN_STREAMS), headers=headers, timeout=10
+            )
+            assert refused.json()["error"]["message"] == "Subscription limit reached"
 
     asyncio.run(check())
 
