@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from bench import report, targets
-from bench.bare_app import CATALOG_PATH, LIST_PATH, RELOAD_PATH, SETTINGS_PATH
+from bench.bare_app import CATALOG_PATH, LIST_PATH, RELOAD_PATH, SETTINGS_PATH, WRITES_PATH
 from bench.floors import durable_summary, durable_write_round
 from bench.load import LoadResult, Phase, RequestFactory, new_client, run_phase
 from bench.machine import machine_info
@@ -44,6 +44,7 @@ from bench.scenarios import (
     get_list,
     get_one,
     one_path,
+    put_one,
     remove_installed,
 )
 from bench.seed import remote_document, write_settings
@@ -144,6 +145,17 @@ def reload_bare(answers: list[tuple[ServerProcess, str]], bare: ServerProcess, r
             floor.post(RELOAD_PATH, content=orjson.dumps(given)).raise_for_status()
 
 
+def reload_writes(bare: ServerProcess, settings_path: Path, folder: Path) -> None:
+    """Hand the bare app the real settings.json as it is now, for its writes to write into
+    `folder` (untimed)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    copy = folder / "written-bytes.json"
+    copy.write_bytes(settings_path.read_bytes())
+    given = {"file": str(copy), "target": str(folder / "settings.json")}
+    with new_client(bare.url) as floor:
+        floor.post(WRITES_PATH, content=orjson.dumps(given)).raise_for_status()
+
+
 def warm_catalog(server: ServerProcess, size: int) -> None:
     """List every server's tools once (the first catalog connects to each; one that does not
     answer in time is listed by the next call), so the timed catalogs answer from what is known."""
@@ -217,10 +229,12 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
             log(f"  round {r + 1}/{n}")
             answers = [(server, LIST_PATH), (server, SETTINGS_PATH), (tooled, CATALOG_PATH)]
             reload_bare(answers, bare, root)
+            reload_writes(bare, settings_path, root / f"bare-writes-{size}")
             run("bare_seq", bare, get_one(size), read)
             run("bare_list", bare, get_list(size), read)
             run("bare_settings", bare, get_global(size), read)
             run("bare_catalog", bare, get_catalog(size), read)
+            run("bare_write", bare, put_one(size), write)
             run("catalog", tooled, get_catalog(size), read)
             for name, _label, make, kind in OPERATIONS:
                 run(name, server, make(size), read if kind == "read" else write)
@@ -249,7 +263,14 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
 
         floors: dict[str, Any] = {
             key: LoadResult.merge(rounds[key]).summary()
-            for key in ("bare_seq", "bare_list", "bare_settings", "bare_catalog", "bare_concurrent")
+            for key in (
+                "bare_seq",
+                "bare_list",
+                "bare_settings",
+                "bare_catalog",
+                "bare_write",
+                "bare_concurrent",
+            )
         }
         floors["durable_write"] = durable_summary(rounds["durable_write"], max(sizes_seen))
         floors["throughput_rounds"] = {
@@ -260,6 +281,7 @@ def measure_size(size: int, cfg: Settings, root: Path) -> dict[str, Any]:
         names += ["catalog", "get_one_concurrent"]
         operations = {name: LoadResult.merge(rounds[name]).summary() for name in names}
         log(_brief("bare Starlette GET", floors["bare_seq"]))
+        log(_brief("bare PUT + write", floors["bare_write"]))
         for name, figures in operations.items():
             log(_brief(name, figures))
         log(_brief(f"bare GET x{cfg.throughput_clients}", floors["bare_concurrent"]))

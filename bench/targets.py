@@ -53,7 +53,9 @@ def _ratios(figures: dict[str, Any], floor: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def write_floor(bare: dict[str, Any], durable: dict[str, Any]) -> dict[str, Any]:
+def summed_floor(bare: dict[str, Any], durable: dict[str, Any]) -> dict[str, Any]:
+    """The bare GET and the durable write measured apart and added: shown beside the write
+    floor, which was this until 2026-12-01 (bench/README.md says why it changed)."""
     return {
         "median_ms": bare["median_ms"] + durable["median_ms"],
         "p95_ms": bare["p95_ms"] + durable["p95_ms"],
@@ -65,7 +67,8 @@ def write_floor(bare: dict[str, Any], durable: dict[str, Any]) -> dict[str, Any]
 
 def _size_results(raw: dict[str, Any]) -> dict[str, Any]:
     floors = raw["floors"]
-    floors["write_floor"] = write_floor(floors["bare_seq"], floors["durable_write"])
+    floors["write_floor"] = floors["bare_write"]
+    floors["summed_write_floor"] = summed_floor(floors["bare_seq"], floors["durable_write"])
     for name, figures in raw["operations"].items():
         if name == "get_one_concurrent":
             figures["floor"] = "bare_concurrent"
@@ -110,19 +113,22 @@ def _targets(results: dict[str, dict[str, Any]], empty_rss: float) -> list[dict[
                 "pass": measured >= THROUGHPUT_TARGET,
             }
         )
+        summed = r["floors"]["summed_write_floor"]["median_ms"]
         for op in WRITE_TARGET_OPS:
             figures = r["operations"][op]
             measured = figures["ratios"]["median"]
             targets.append(
                 {
                     "id": f"{op}_latency",
-                    "label": f"{LABELS[op]} median <= {WRITE_TARGET} x (bare + durable write)",
+                    "label": f"{LABELS[op]} median <= {WRITE_TARGET} x (bare PUT + durable write)",
                     "size": size,
                     "measured": measured,
                     "threshold": WRITE_TARGET,
                     "detail": (
                         f"{figures['median_ms']:.2f} ms vs "
-                        f"{r['floors']['write_floor']['median_ms']:.2f} ms floor"
+                        f"{r['floors']['write_floor']['median_ms']:.2f} ms floor; "
+                        f"{ratio(figures['median_ms'], summed):.2f}x the bare GET and the "
+                        f"durable write measured apart and added ({summed:.2f} ms)"
                     ),
                     "pass": measured <= WRITE_TARGET,
                 }
@@ -289,8 +295,13 @@ def build(
             ),
             "bare_concurrent": "bare Starlette with the throughput clients",
             "write_floor": (
-                "bare_seq + durable write of the same file: medians and percentiles added, "
-                "req/s = 1000 / (sum of mean ms), CPU added"
+                "bare Starlette's PUT one server (bare_write): reads the same request, durably "
+                "writes the real settings.json's bytes, answers GET one server's bytes; same "
+                "client (1), same uvicorn settings"
+            ),
+            "summed_write_floor": (
+                "bare_seq + durable write in the bench process, medians and percentiles added "
+                "(the write floor until 2026-12-01; shown for comparison)"
             ),
         },
         "empty_server_rss_mib": empty_server_rss_mib,
