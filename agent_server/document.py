@@ -8,7 +8,7 @@ ten thousand.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.secrets import Loc, SecretCipher, SecretResolver
 from agent_server.security.binding import llm_destination
+from agent_server.stored_servers import same_config
 from sdk.models import (
     SERVER_NAME_RULE,
     ACPAgentSettings,
@@ -94,21 +95,21 @@ def agent_servers(agent: dict[str, Any]) -> dict[str, Any]:
     if agent_kind(agent) != "openhands":
         return {}
     servers = (agent.get("mcp_config") or {}).get("mcpServers")
-    return servers if isinstance(servers, dict) else {}
+    return servers if isinstance(servers, Mapping) else {}  # type: ignore[return-value]
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396 JSON Merge Patch that returns `target` itself for every subtree it leaves alone."""
     if not isinstance(patch, dict):
         return patch
-    base = target if isinstance(target, dict) else {}
+    base = target if isinstance(target, Mapping) else {}
     result = dict(base)
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
         else:
             result[key] = merge_patch(base.get(key), value)
-    unchanged = isinstance(target, dict) and len(result) == len(target)
+    unchanged = isinstance(target, Mapping) and len(result) == len(target)
     if unchanged and all(result[k] is target.get(k, _MISSING) for k in result):
         return target
     return result
@@ -238,17 +239,24 @@ def validate_agent_settings(agent: Any, old: Any) -> list[dict[str, Any]]:
         ]
     if kind == "acp":
         return _check_model(ACPAgentSettings, agent, prefix)
-    errors = _check_model(OpenHandsAgentSettings, agent, prefix)
     mcp = agent.get("mcp_config")
     servers = mcp.get("mcpServers") if isinstance(mcp, dict) else None
-    if not isinstance(servers, dict):
+    checked = agent
+    if isinstance(servers, Mapping) and not isinstance(servers, dict):
+        # Servers a store reads from its encoding were each checked when written; the model
+        # takes only a dict, and the changed ones are checked one by one below.
+        checked = {**agent, "mcp_config": {**mcp, "mcpServers": {}}}  # type: ignore[dict-item]
+    errors = _check_model(OpenHandsAgentSettings, checked, prefix)
+    if not isinstance(servers, Mapping):
         return errors
     old_servers = agent_servers(old) if isinstance(old, dict) else {}
+    if servers is old_servers:
+        return errors
     for name, server in servers.items():
         loc: Loc = (*prefix, "mcp_config", "mcpServers", name)
         if not is_valid_server_name(name):
             errors.append(field_error(loc, SERVER_NAME_RULE, "server_name"))
-        if server is not old_servers.get(name):
+        if not same_config(server, old_servers.get(name)):
             errors.extend(e for e in validate_server(server, loc) if e not in errors)
     return errors
 
@@ -285,11 +293,11 @@ def _resolve_agent_secrets(
         out["llm"] = {**llm, "api_key": key}
     servers = agent_servers(agent)
     old_servers = agent_servers(old)
-    if servers:
+    if servers and servers is not old_servers:
         resolved = {}
         for name, server in servers.items():
             previous = old_servers.get(name)
-            if server is previous:
+            if same_config(server, previous):
                 resolved[name] = server
             else:
                 prefix = ("agent_settings", "mcp_config", "mcpServers", name)

@@ -1,9 +1,9 @@
 """Named entries of the document (MCP servers, registries): where each comes from, its ETag, how
 it reads in each expose mode.
 
-ETags are remembered by name with the stored config object they were made from: the store
-shares unchanged entries between versions, so after a write only the changed entry is hashed
-again, and the entry of the config a write replaced is dropped with it.
+ETags are remembered by name with the stamp of the stored config they were made from (the config
+itself where it has no stamp: agent_server.stored_servers): an unchanged entry keeps its stamp
+between versions, so after a write only the changed entry is hashed again.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from agent_server.preconditions import ETagSigner
 from agent_server.secrets import SecretCipher, map_server_secrets, view_fn
+from agent_server.stored_servers import config_stamp, same_stamp
 from sdk.models import ExposeMode
 
 Source = Literal["user", "managed"]
@@ -33,7 +34,7 @@ class EntryCatalog:
         self.signer = signer
         self.cipher = cipher
         self.managed = managed
-        self._etags: dict[str, tuple[dict[str, Any], str]] = {}
+        self._etags: dict[str, tuple[object, str]] = {}  # name -> (config_stamp, ETag)
 
     def etag(self, name: str, config: dict[str, Any], written: bool = False) -> str:
         """The keyed hash of the kind, the name and the plaintext config.
@@ -41,14 +42,15 @@ class EntryCatalog:
         Only a `written` entry's plaintexts are remembered by the cipher (its next write or
         read will want them); otherwise the ETag is what is kept of them (agent_server.secrets).
         """
+        stamp = config_stamp(config)
         cached = self._etags.get(name)
-        if cached is not None and cached[0] is config:
+        if cached is not None and same_stamp(cached[0], stamp):
             return cached[1]
         plaintext = self.view(config, "plaintext") if written else self._plaintext(config)
         etag = self.signer.etag({self.kind: name, "config": plaintext})
         if len(self._etags) >= CACHE_LIMIT:
             self._etags.clear()
-        self._etags[name] = (config, etag)
+        self._etags[name] = (stamp, etag)
         return etag
 
     def _plaintext(self, config: dict[str, Any]) -> dict[str, Any]:

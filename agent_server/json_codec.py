@@ -8,6 +8,7 @@ those (only possible in a hand-edited file) fall back to the standard library.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -16,20 +17,31 @@ from starlette.responses import JSONResponse, Response
 from agent_server.rendered import Encoded
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """A mapping that is not a dict (the servers a store reads on demand), as a dict."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON."""
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value, default=_mapping)
     except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), default=_mapping
+        ).encode()
 
 
 def dumps_canonical(value: Any) -> bytes:
     """Compact UTF-8 JSON with sorted keys: one byte string for one content."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=_mapping)
     except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+        return json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=_mapping
+        ).encode()
 
 
 class FastJSONResponse(JSONResponse):

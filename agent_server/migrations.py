@@ -7,6 +7,7 @@ first start seals each one as a Fernet token, so every secret is encrypted at re
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from agent_server.document import Document
@@ -22,7 +23,7 @@ def _any_query(document: Document) -> bool:
     """Whether any stored server URL has a query string (sealed or not), whatever the kind."""
     mcp = document["agent_settings"].get("mcp_config")
     servers = mcp.get("mcpServers") if isinstance(mcp, dict) else None
-    if not isinstance(servers, dict):
+    if not isinstance(servers, Mapping):
         return False
     return any(
         isinstance(c, dict) and isinstance(c.get("url"), str) and "?" in c["url"]

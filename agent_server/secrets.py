@@ -14,7 +14,7 @@ import base64
 import binascii
 import hmac
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -227,7 +227,7 @@ def map_agent_secrets(agent: dict[str, Any], fn: SecretFn) -> dict[str, Any]:
         out["llm"] = {**llm, "api_key": fn(("llm", "api_key"), llm["api_key"])}
     mcp = agent.get("mcp_config")
     servers = mcp.get("mcpServers") if isinstance(mcp, dict) else None
-    if isinstance(mcp, dict) and isinstance(servers, dict):
+    if isinstance(mcp, dict) and isinstance(servers, Mapping):
         out["mcp_config"] = {
             **mcp,
             "mcpServers": {

@@ -3,13 +3,13 @@
 At ten thousand servers the list is megabytes. Made again for each version, it took 24 ms after
 a one-server write (summaries looked up, the listing hashed in canonical form, then encoded),
 and every summary was kept apart (3.9 MiB) so as not to make them all again. This keeps the
-answer alone: its bytes, its names in order and where each server's part ends, with a shallow
-copy of the servers it was made from. A new version summarizes and encodes only the servers
-whose stored config is not the same object as before (and, when a registry's latest versions
-changed, those installed from a registry) and splices their parts in among the unchanged bytes.
-The bytes are exactly those of encoding the whole list again (the tests compare the answers of a
-running server and a fresh one), so a list made either way has the same body and ETag, in every
-worker.
+answer alone: its bytes, its names in order and where each server's part ends, with the stamps
+of the servers it was made from (agent_server.stored_servers). A new version summarizes and
+encodes only the servers whose stored config is not the same as before (and, when a registry's
+latest versions changed, those installed from a registry) and splices their parts in among the
+unchanged bytes. The bytes are exactly those of encoding the whole list again (the tests compare
+the answers of a running server and a fresh one), so a list made either way has the same body and
+ETag, in every worker.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from agent_server.preconditions import ETagSigner
 from agent_server.rendered import Encoded
 from agent_server.server_writes import changed_names
 from agent_server.spliced import Edit, Parts, length, spliced, whole
+from agent_server.stored_servers import stamps_of
 
 Part = Callable[[str, Source, dict[str, Any]], tuple[bytes, bool]]  # (encoded, from a registry)
 
@@ -38,7 +39,7 @@ _SPLICE_LIMIT = 4  # splice while fewer than 1/4 of the servers changed, else en
 class _Listed:
     """What an answer was made from, and where each server's part sits in its body."""
 
-    configs: dict[str, Any]  # the listed user servers by name, copied: stores replace in place
+    configs: dict[str, object]  # the listed user servers' stamps by name (stored_servers)
     managed: dict[str, dict[str, Any]]
     names: list[str]  # sorted, managed ones included
     ends: array[int]  # where each name's part ends, counted from the first part
@@ -141,7 +142,7 @@ class ServerList:
         etag = self._signer.etag_of_bytes(b"server-list", items)
         body = b"".join((_HEAD, items, b'],"etag":', dumps(etag), b"}"))
         answer = Encoded(body, etag)
-        return _Listed(dict(user), managed, parts.names, parts.ends, registered, answer)
+        return _Listed(stamps_of(user), managed, parts.names, parts.ends, registered, answer)
 
 
 def _part_of(

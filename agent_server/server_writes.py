@@ -8,10 +8,18 @@ store applies it in place once the write has committed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import islice
 from typing import Any
 
 from agent_server.document import Document, mcp_servers
+from agent_server.stored_servers import (
+    MISSING,
+    StoredServers,
+    same_stamp,
+    stamp_at,
+    stamps_of,
+)
 
 
 class LiveServers(dict[str, Any]):
@@ -84,6 +92,8 @@ def with_server(document: Document, name: str, config: dict[str, Any] | None) ->
     if config is not None:
         return with_servers(document, {name: config})
     old = mcp_servers(document)
+    if isinstance(old, StoredServers):
+        return _with_marked(document, old.with_changes({name: None}), old, frozenset([name]))
     if type(old) is LiveServers:
         servers: dict[str, Any] = LiveServers(old, old.owner)
     else:
@@ -98,6 +108,8 @@ def with_servers(document: Document, changes: dict[str, dict[str, Any]]) -> Docu
     On LiveServers, replacing existing servers leaves them as they are and records the changes
     as pending, for the store to apply once written; anything else copies."""
     old = mcp_servers(document)
+    if isinstance(old, StoredServers):
+        return _with_marked(document, old.with_changes(changes), old, frozenset(changes))
     if type(old) is LiveServers:
         if all(name in old for name in changes):
             return _with_marked(document, old, old, frozenset(changes), dict(changes))
@@ -143,21 +155,27 @@ def marked_names(
 
 
 def changed_names(
-    old: dict[str, Any], new: dict[str, Any], marked: frozenset[str] | None
+    old: Mapping[str, Any], new: Mapping[str, Any], marked: frozenset[str] | None
 ) -> list[str]:
     """Names whose entry is new, replaced or removed: from the change's own record when it has
-    one, else by comparing every entry (a whole-document PATCH)."""
+    one, else by comparing every entry (a whole-document PATCH). Entries compare by stamp
+    (agent_server.stored_servers), so `old` may also be the stamps of a version."""
     if new is old:
         return []
     if marked is not None:
-        return [name for name in marked if new.get(name) is not old.get(name)]
-    changed = [name for name, value in new.items() if old.get(name) is not value]
-    if len(new) - sum(1 for name in changed if name not in old) != len(old):
-        changed.extend(name for name in old if name not in new)
+        return [name for name in marked if not same_stamp(stamp_at(new, name), stamp_at(old, name))]
+    before = stamps_of(old)
+    changed = [
+        name
+        for name, stamp in stamps_of(new).items()
+        if not same_stamp(before.get(name, MISSING), stamp)
+    ]
+    if len(new) - sum(1 for name in changed if name not in before) != len(before):
+        changed.extend(name for name in before if name not in new)
     return changed
 
 
-def keeps_order(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def keeps_order(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """Whether `new` keeps `old`'s order for the names both hold and has its other names last,
     as a dict copied and changed does (checked where no mark says it was made so)."""
     if len(new) == len(old) and list(new) == list(old):  # the common case, compared in C
@@ -168,6 +186,6 @@ def keeps_order(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return all(name not in old for name in islice(new, len(kept), None))
 
 
-def last_names(servers: dict[str, Any], count: int) -> list[str]:
+def last_names(servers: Mapping[str, Any], count: int) -> list[str]:
     """The last `count` names of `servers`, in order: where a dict puts the names it gained."""
     return list(islice(reversed(servers), count))[::-1]

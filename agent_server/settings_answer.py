@@ -22,6 +22,7 @@ from agent_server.json_codec import dumps
 from agent_server.rendered import Encoded, same_objects
 from agent_server.server_writes import changed_names, keeps_order, last_names
 from agent_server.spliced import Edit, length, spliced, whole
+from agent_server.stored_servers import stamps_of
 from agent_server.stores.encoded import split_outer
 from agent_server.stores.layout import servers_of
 
@@ -35,7 +36,7 @@ _SPLICE_LIMIT = 4  # splice while fewer than 1/4 of the servers changed
 class _Kept:
     document: Document
     outer: tuple[object, ...]  # what the answer shows besides the servers (same_objects)
-    configs: dict[str, Any] | None  # the servers it was made from, in order; None: not split
+    configs: dict[str, object] | None  # the stamps of the servers it was made from, in order
     ends: array[int]  # where each server's part ends, from the first part's start
     start: int  # where the first part starts in the body
     answer: Encoded
@@ -116,7 +117,7 @@ def _made(
 ) -> _Kept:
     # The head ends with the servers' `{`, the tail starts with their `}`.
     body = b"".join((head, items, tail))
-    return _Kept(document, outer, dict(servers), ends, len(head), Encoded(body))
+    return _Kept(document, outer, stamps_of(servers), ends, len(head), Encoded(body))
 
 
 def _outer(document: Document) -> tuple[object, ...]:

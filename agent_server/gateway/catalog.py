@@ -18,6 +18,7 @@ from typing import Any
 from agent_server.gateway.names import gateway_names
 from agent_server.gateway.pins import PinStore
 from agent_server.gateway.tool_rules import changed_tools, tool_enabled
+from agent_server.stored_servers import same_config
 from sdk.models import MCPProbeFailed, MCPToolsOk, MCPToolsResult
 
 # (tool, description, input schema, changed) of each served tool
@@ -49,7 +50,7 @@ class CatalogBuilder:
             for name, (config, result) in servers.items()
             if (part := self._parts.get(name)) is not None
             and part.result is result
-            and part.config is config
+            and same_config(part.config, config)
             and part.pinned == pins.get(name, {})
         }
         listed = {

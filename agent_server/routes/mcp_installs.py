@@ -42,6 +42,7 @@ from agent_server.routes.registry_servers import ID, read_server
 from agent_server.routes.resource import Resource
 from agent_server.server_writes import with_server
 from agent_server.servers import MANAGED
+from agent_server.stored_servers import same_config
 from sdk.models import (
     SERVER_NAME_RULE,
     ErrorBody,
@@ -157,7 +158,7 @@ async def upgrade(request: Request) -> Response:
         now = ctx.servers.find(document, name)
         current = ctx.servers.etag(name, now[1]) if now is not None else None
         check_write_preconditions(ctx, conditions, current, "server")
-        if now is None or now[1] is not old:
+        if now is None or not same_config(now[1], old):
             raise HTTPException(
                 412,
                 "the server changed while it was being upgraded: try again",

@@ -30,6 +30,7 @@ from agent_server.server_writes import (
     marked_names,
     pending_servers,
 )
+from agent_server.stored_servers import Slices, StoredServers, same_stamp, stamp_at
 from agent_server.stores.layout import servers_of
 
 CHUNK = 64  # servers per joined buffer: a few dozen kB to re-join, ~160 buffers at 10,000
@@ -44,6 +45,7 @@ class _Chunk:
 
     names: tuple[str | None, ...]  # None where a server was removed
     ends: array[int]  # where each server's part ends in data (never changed)
+    hashes: array[int]  # each part's hash: the stamp of the server read from it
     data: bytes
 
     def parts(self) -> list[bytes]:
@@ -51,7 +53,8 @@ class _Chunk:
 
 
 def _chunk(names: tuple[str | None, ...], parts: Sequence[bytes]) -> _Chunk:
-    return _Chunk(names, array("Q", accumulate(map(len, parts))), b"".join(parts))
+    ends = array("Q", accumulate(map(len, parts)))
+    return _Chunk(names, ends, array("q", map(hash, parts)), b"".join(parts))
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,11 @@ class EncodedDocument:
                 return None  # more removed than kept: encode it whole again, without holes
         if _outer_changed(self.document, new):
             return encoded._with_outer(new)
-        return replace(encoded, document=new)
+        return encoded.holding(new)
+
+    def holding(self, new: Document) -> EncodedDocument:
+        """This encoding, whose document is `new` reading its servers from the encoding."""
+        return replace(self, document=_reading_slices(new, Slices(self.chunks, self.where)))
 
     def _with_outer(self, new: Document) -> EncodedDocument | None:
         split = split_outer(new)
@@ -101,7 +108,7 @@ class EncodedDocument:
             return None
         head, tail = split
         size = self.size - len(self.head) - len(self.tail) + len(head) + len(tail)
-        return replace(self, document=new, head=head, tail=tail, size=size)
+        return replace(self, head=head, tail=tail, size=size).holding(new)
 
     def _with_servers(
         self, old: dict[str, Any], servers: dict[str, Any], changed: list[str]
@@ -125,7 +132,11 @@ class EncodedDocument:
                     assert heir is not None
                     edits.setdefault(first[0], {})[first[1]] = (heir, _part(heir, servers, True))
         for name in changed:
-            if name in servers and name in old and servers[name] is not old[name]:
+            if (
+                name in servers
+                and name in old
+                and not same_stamp(stamp_at(servers, name), stamp_at(old, name))
+            ):
                 at = where[name]
                 edits.setdefault(at[0], {})[at[1]] = (name, _part(name, servers, at == first))
         size = self.size
@@ -223,7 +234,7 @@ def encode(document: Document) -> EncodedDocument | None:
     if split is None:
         return None
     head, tail = split
-    names = list(servers)
+    names = [_own_copy(name) for name in servers]
     chunks = tuple(  # a chunk's parts are let go once joined: they never all live at once
         _chunk(
             tuple(names[i : i + CHUNK]),
@@ -233,4 +244,20 @@ def encode(document: Document) -> EncodedDocument | None:
     )
     where = {name: (index // CHUNK, index % CHUNK) for index, name in enumerate(names)}
     size = len(head) + len(tail) + sum(len(chunk.data) for chunk in chunks)
-    return EncodedDocument(document, head, chunks, tail, where, size)
+    held = _reading_slices(document, Slices(chunks, where))
+    return EncodedDocument(held, head, chunks, tail, where, size)
+
+
+def _own_copy(name: str) -> str:
+    """A new string equal to `name`: the names kept must not sit among a parse's objects, or
+    the parse's memory (arenas of 1 MiB) stays with the process after the rest is let go."""
+    return name.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+
+
+def _reading_slices(document: Document, slices: Slices) -> Document:
+    """`document` with its servers read from `slices`: the same outer objects, and no parsed
+    server held (their `mcp_config` loses the marks of the write that made it)."""
+    agent = document["agent_settings"]
+    mcp = agent["mcp_config"]
+    servers = StoredServers(slices)
+    return {**document, "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": servers}}}

@@ -70,12 +70,18 @@ def _stamp(st: os.stat_result) -> _Stamp:
 
 
 def _parse(data: bytes) -> Any:
-    """orjson first (several times faster on a large file); the standard library for what orjson
-    refuses (integers beyond 64 bits) and for its error messages, which name line and column."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+    """The standard library's parse, not orjson's, though orjson's is faster: the store keeps
+    only the file's encoding and lets the parsed servers go, and orjson keeps the keys it made
+    (server names among them) in a cache of its own, where, spread over the parse's memory, they
+    kept all of it from being given back (docs/decisions.md, "Memory at ten thousand servers")."""
+    return json.loads(data)
+
+
+def _own_outer(encoded: EncodedDocument) -> Document:
+    """The loaded document holding nothing made by the parse: its outer part parsed again from
+    its own encoding, its servers read from the encoding (agent_server.stored_servers)."""
+    outer = orjson.loads(encoded.head + encoded.tail)
+    return encoded.holding(outer).document
 
 
 def _check_document(value: Any) -> Document:
@@ -333,7 +339,7 @@ class SettingsStore:
             self.path, data, after_ns=previous[2] if previous else 0, before_rename=record
         )
         self._encoded = encoded
-        self._remember(_stamp(st), new)
+        self._remember(_stamp(st), encoded.document if encoded is not None else new)
 
     def _load(self) -> Document:
         try:
@@ -346,6 +352,10 @@ class SettingsStore:
             raise self._unavailable(f"it cannot be read ({exc.strerror})") from exc
         try:
             document = _check_document(_parse(data))
+            del data
+            encoded = encode(document)
+            if encoded is not None:
+                document = _own_outer(encoded)
         except (UnicodeDecodeError, RecursionError):
             raise self._unavailable("it is not valid UTF-8 JSON") from None
         except json.JSONDecodeError as exc:
@@ -353,6 +363,7 @@ class SettingsStore:
             raise self._unavailable(problem) from None
         except ValueError as exc:
             raise self._unavailable(f"it is not a settings document: {exc}") from None
+        self._encoded = encoded
         return self._remember(stamp, document)
 
     def _remember(self, stamp: _Stamp | None, document: Document) -> Document:

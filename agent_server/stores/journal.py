@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import logging
 import os
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from typing import Any
 import orjson
 
 from agent_server.document import Document
-from agent_server.server_writes import marked_as_changed
+from agent_server.server_writes import changed_names, marked_as_changed
+from agent_server.stored_servers import StoredServers
 from agent_server.stores.layout import servers_of
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,11 @@ def changes(old: Any, new: Any, path: Path_ | None = None) -> list[list[Any]]:
             continue
         if isinstance(before, dict) and isinstance(value, dict):
             found += changes(before, value, [*path, key])
+        elif isinstance(before, Mapping) and isinstance(value, Mapping):  # stored servers
+            found += [
+                [[*path, key, name], value[name]] if name in value else [[*path, key, name]]
+                for name in changed_names(before, value, None)
+            ]
         elif before is _MISSING or before != value:
             found.append([[*path, key], value])
     found += [[[*path, key]] for key in old if key not in new]
@@ -65,7 +72,43 @@ def changes(old: Any, new: Any, path: Path_ | None = None) -> list[list[Any]]:
 
 
 def apply(document: Document, changed: list[list[Any]]) -> Document:
-    """A new document: `document` with the changes made, sharing every part they do not touch."""
+    """A new document: `document` with the changes made, sharing every part they do not touch.
+
+    Servers the store reads from its encoding (StoredServers) get the changes of their entries
+    set over them, unparsed; anything else is copied along each change's path.
+    """
+    servers = servers_of(document)
+    if isinstance(servers, StoredServers):
+        entries = [c for c in changed if c[0][:3] == _SERVERS and len(c[0]) > 3]
+        rest = [c for c in changed if not (c[0][:3] == _SERVERS and len(c[0]) > 3)]
+        if entries and not any(c[0] == _SERVERS[: len(c[0])] for c in rest):
+            document = _apply_copying(document, rest)
+            agent = document["agent_settings"]
+            mcp = agent["mcp_config"]
+            servers = servers.with_changes(_entries_set(servers, entries))
+            agent = {**agent, "mcp_config": {**mcp, "mcpServers": servers}}
+            return {**document, "agent_settings": agent}
+    return _apply_copying(document, changed)
+
+
+def _entries_set(servers: StoredServers, entries: list[list[Any]]) -> dict[str, Any]:
+    """What the changes below the servers set each server they touch to (None: removed)."""
+    found: dict[str, Any] = {}
+    for change in entries:
+        keys = change[0]
+        name = keys[3]
+        if len(keys) == 4:
+            found[name] = change[1] if len(change) == 2 else None
+            continue
+        config = found[name] if name in found else servers.get(name)
+        inner = _apply_copying(
+            {"c": config if config is not None else {}}, [[["c", *keys[4:]], *change[1:]]]
+        )
+        found[name] = inner["c"]
+    return found
+
+
+def _apply_copying(document: Document, changed: list[list[Any]]) -> Document:
     top: dict[str, Any] = dict(document)
     copied: set[tuple[str, ...]] = {()}
     for change in changed:
@@ -74,7 +117,9 @@ def apply(document: Document, changed: list[list[Any]]) -> Document:
         for depth, key in enumerate(keys[:-1]):
             prefix = tuple(keys[: depth + 1])
             child = node.get(key)
-            if not isinstance(child, dict):
+            if isinstance(child, Mapping) and not isinstance(child, dict):
+                child = dict(child)  # servers read from the encoding, parsed: a rare change
+            elif not isinstance(child, dict):
                 child = {}
             if prefix not in copied:
                 child = dict(child)

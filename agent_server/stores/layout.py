@@ -6,6 +6,7 @@ back in the same place and the document reads back exactly as it was written.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from agent_server.document import Document
@@ -19,7 +20,7 @@ def servers_of(document: Document) -> dict[str, Any] | None:
     agent = document.get("agent_settings")
     mcp = agent.get("mcp_config") if isinstance(agent, dict) else None
     servers = mcp.get("mcpServers") if isinstance(mcp, dict) else None
-    return servers if isinstance(servers, dict) else None
+    return servers if isinstance(servers, Mapping) else None  # type: ignore[return-value]
 
 
 def registries_of(document: Document) -> dict[str, Any] | None:

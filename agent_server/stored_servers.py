@@ -1,0 +1,210 @@
+"""The MCP servers of a file-store version, read from the file's kept encoding when asked for.
+
+At ten thousand servers the parsed servers took 13.6 MiB, and the store kept the same servers
+encoded (5.7 MiB) to write the file. So the file store keeps only the encoding: a server is
+parsed from its slice when it is read (a few microseconds) and let go when its reader is done.
+
+A parsed server is a StoredConfig, which carries a stamp: the hash of its encoded slice. Two
+reads of one unchanged server are two objects with one stamp, and the caches that asked "is this
+the same config object" (ETags, the list, the settings answer, the encoding itself) ask
+`same_config` instead. A write sets a few servers over the stored ones (`with_changes`): those
+are plain dicts until the store has written and encoded them.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import orjson
+
+from agent_server.json_codec import dumps
+
+_REMOVED = object()
+MISSING = object()  # stamp_at's answer for a name not there
+
+
+class StoredConfig(dict[str, Any]):
+    """A server config parsed from the stored encoding; `stamp` names its encoded bytes."""
+
+    __slots__ = ("stamp",)
+
+    stamp: int
+
+
+def config_stamp(config: Any) -> object:
+    """What names a config's content: its stamp when it was read from the store, else itself
+    (compared by identity)."""
+    return config.stamp if type(config) is StoredConfig else config
+
+
+def same_stamp(a: object, b: object) -> bool:
+    return a is b or (type(a) is int and a == b)
+
+
+def same_config(a: Any, b: Any) -> bool:
+    """Whether two configs are the same stored content: one object, or read from one slice."""
+    return a is b or (type(a) is StoredConfig and type(b) is StoredConfig and a.stamp == b.stamp)
+
+
+class Slices:
+    """Where each server's encoded part sits: chunks of joined parts, each with its names, the
+    ends of its parts and their hashes (the stamps)."""
+
+    __slots__ = ("chunks", "where")
+
+    def __init__(self, chunks: tuple[Any, ...], where: dict[str, tuple[int, int]]) -> None:
+        self.chunks = chunks  # stores.encoded._Chunk: names, ends, hashes, data
+        self.where = where
+
+    def parse(self, name: str) -> StoredConfig:
+        index, slot = self.where[name]
+        chunk = self.chunks[index]
+        ends: array[int] = chunk.ends
+        start = ends[slot - 1] if slot else 0
+        data: bytes = chunk.data
+        if data[start] == 0x2C:  # the comma before every part but the first
+            start += 1
+        start += len(dumps(name)) + 1  # `"name":`
+        config = StoredConfig(orjson.loads(memoryview(data)[start : ends[slot]]))
+        config.stamp = chunk.hashes[slot]
+        return config
+
+    def stamp(self, name: str) -> int:
+        index, slot = self.where[name]
+        stamp: int = self.chunks[index].hashes[slot]
+        return stamp
+
+    def names(self) -> Iterator[str]:
+        for chunk in self.chunks:
+            for name in chunk.names:
+                if name is not None:
+                    yield name
+
+    def names_reversed(self) -> Iterator[str]:
+        for chunk in reversed(self.chunks):
+            for name in reversed(chunk.names):
+                if name is not None:
+                    yield name
+
+
+class StoredServers(Mapping[str, dict[str, Any]]):
+    """Servers by name in the stored order, each parsed from its slice when read; `changes`
+    (plain configs, or _REMOVED) set over them keep their place, new names come last, as in a
+    dict copied and changed."""
+
+    __slots__ = ("_changes", "_length", "_slices")
+
+    def __init__(self, slices: Slices, changes: dict[str, Any] | None = None) -> None:
+        self._slices = slices
+        self._changes = changes or {}
+        where = slices.where
+        length = len(where)
+        for name, config in self._changes.items():
+            if name in where:
+                length -= config is _REMOVED
+            elif config is not _REMOVED:
+                length += 1
+        self._length = length
+
+    @property
+    def slices(self) -> Slices:
+        return self._slices
+
+    @property
+    def overlaid(self) -> bool:
+        return bool(self._changes)
+
+    def with_changes(self, changes: dict[str, Any]) -> StoredServers:
+        """These servers with `changes` set (a config, or None to remove the name)."""
+        merged = dict(self._changes)
+        for name, config in changes.items():
+            if config is None:
+                if name in self._slices.where:
+                    merged[name] = _REMOVED
+                else:
+                    merged.pop(name, None)
+            else:
+                merged[name] = config
+        return StoredServers(self._slices, merged)
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        changed = self._changes.get(name)
+        if changed is not None:
+            if changed is _REMOVED:
+                raise KeyError(name)
+            config: dict[str, Any] = changed
+            return config
+        return self._slices.parse(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name: object) -> bool:
+        changed = self._changes.get(name)  # type: ignore[call-overload]
+        if changed is not None:
+            return changed is not _REMOVED
+        return name in self._slices.where
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[str]:
+        changes = self._changes
+        if not changes:
+            yield from self._slices.names()
+            return
+        where = self._slices.where
+        for name in self._slices.names():
+            if changes.get(name) is not _REMOVED:
+                yield name
+        for name, config in changes.items():
+            if name not in where and config is not _REMOVED:
+                yield name
+
+    def __reversed__(self) -> Iterator[str]:
+        where = self._slices.where
+        added = [n for n, c in self._changes.items() if n not in where and c is not _REMOVED]
+        yield from reversed(added)
+        for name in self._slices.names_reversed():
+            if self._changes.get(name) is not _REMOVED:
+                yield name
+
+    def stamp(self, name: str) -> object:
+        """The stamp of the server `name` (config_stamp) without parsing it; MISSING if absent."""
+        changed = self._changes.get(name)
+        if changed is not None:
+            return MISSING if changed is _REMOVED else config_stamp(changed)
+        if name in self._slices.where:
+            return self._slices.stamp(name)
+        return MISSING
+
+    def stamps(self) -> dict[str, object]:
+        """Each name's stamp (config_stamp), in order, without parsing a server."""
+        if not self._changes:
+            slices = self._slices
+            return {name: slices.stamp(name) for name in slices.names()}
+        return {name: self.stamp(name) for name in self}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every server parsed (what an encoder or a whole-document reader needs)."""
+        return {name: self[name] for name in self}
+
+
+def stamp_at(servers: Mapping[str, Any], name: str) -> object:
+    """The stamp of `servers`' config `name` (config_stamp), or MISSING."""
+    if isinstance(servers, StoredServers):
+        return servers.stamp(name)
+    config = servers.get(name, MISSING)
+    return MISSING if config is MISSING else config_stamp(config)
+
+
+def stamps_of(servers: Mapping[str, Any]) -> dict[str, object]:
+    """Each server's stamp by name (see config_stamp), to compare versions by."""
+    if isinstance(servers, StoredServers):
+        return servers.stamps()
+    return {name: config_stamp(config) for name, config in servers.items()}
