@@ -162,6 +162,10 @@ def changed_names(
     (agent_server.stored_servers), so `old` may also be the stamps of a version."""
     if new is old:
         return []
+    if isinstance(old, StoredServers) and isinstance(new, StoredServers):
+        found = new.changed_from(old)
+        if found is not None:
+            return found
     if marked is not None:
         return [name for name in marked if not same_stamp(stamp_at(new, name), stamp_at(old, name))]
     before = stamps_of(old)

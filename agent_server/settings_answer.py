@@ -2,12 +2,11 @@
 
 The redacted document is the same bytes for every reader of a version. Made whole again after a
 one-server write it took 29 ms at 10,000 servers: every server's secrets masked, then all of it
-encoded. When only servers changed since the kept answer (the rest of what it shows the same
-objects), the changed servers' parts are encoded again and spliced in among the unchanged bytes
-(agent_server.spliced). Servers keep the document's order, new ones last, as a dict copied and
-changed keeps them; anything else, or a quarter of the servers changed, makes it whole. The
-bytes are those of encoding the whole view (the tests compare a running server's with a fresh
-one's).
+encoded. The changed servers' parts are encoded again and spliced in among the unchanged bytes
+(agent_server.spliced), and what surrounds them is encoded again when it changed. Servers keep
+the document's order, new ones last, as a dict copied and changed keeps them; anything else, or
+a quarter of the servers changed, makes it whole. The bytes are those of encoding the whole view
+(the tests compare a running server's with a fresh one's).
 """
 
 from __future__ import annotations
@@ -56,19 +55,22 @@ class SettingsAnswer:
         if kept is not None and kept.document is document:
             return kept.answer
         outer = _outer(document)
-        kept = _spliced(kept, document, outer, part) or _whole(document, outer, view, part)
+        kept = _spliced(kept, document, outer, view, part) or _whole(document, outer, view, part)
         self._kept = kept
         return kept.answer
 
 
+def _split(document: Document, view: View) -> tuple[bytes, bytes] | None:
+    """The view's encoding before and after its servers (see split_outer)."""
+    agent = document["agent_settings"]
+    mcp = agent["mcp_config"]
+    bare = {**document, "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": {}}}}
+    return split_outer(view(bare))
+
+
 def _whole(document: Document, outer: tuple[object, ...], view: View, part: Part) -> _Kept:
     servers = servers_of(document)
-    split = None
-    if servers is not None:
-        agent = document["agent_settings"]
-        mcp = agent["mcp_config"]
-        bare = {**document, "agent_settings": {**agent, "mcp_config": {**mcp, "mcpServers": {}}}}
-        split = split_outer(view(bare))
+    split = _split(document, view) if servers is not None else None
     if servers is None or split is None:
         return _Kept(document, outer, None, array("Q"), 0, Encoded(dumps(view(document))))
     head, tail = split
@@ -78,16 +80,25 @@ def _whole(document: Document, outer: tuple[object, ...], view: View, part: Part
 
 
 def _spliced(
-    kept: _Kept | None, document: Document, outer: tuple[object, ...], part: Part
+    kept: _Kept | None, document: Document, outer: tuple[object, ...], view: View, part: Part
 ) -> _Kept | None:
-    """The kept answer with the changed servers' parts made again; None when it must be made
-    whole (nothing kept, something else changed, the servers moved, many changed)."""
+    """The kept answer with the changed servers' parts made again, and what surrounds them
+    when that changed; None when it must be made whole (nothing kept, the servers moved, many
+    changed)."""
     servers = servers_of(document)
     if kept is None or kept.configs is None or servers is None:
         return None
     old = kept.configs
-    if not same_objects(kept.outer, outer) or not keeps_order(old, servers):
+    if not keeps_order(old, servers):
         return None
+    if same_objects(kept.outer, outer):
+        head = kept.answer.body[: kept.start]
+        tail = kept.answer.body[kept.start + length(kept.ends) :]
+    else:
+        split = _split(document, view)
+        if split is None:
+            return None
+        head, tail = split
     changed = changed_names(old, servers, None)
     if len(changed) * _SPLICE_LIMIT > max(len(old), 1):
         return None
@@ -101,8 +112,6 @@ def _spliced(
     gained = last_names(servers, added)  # a dict puts what it gained last
     edits += [Edit(len(names), False, name, part(name, servers[name])) for name in gained]
     parts = spliced(names, kept.ends, kept.items(), edits)
-    head = kept.answer.body[: kept.start]
-    tail = kept.answer.body[kept.start + length(kept.ends) :]
     return _made(document, outer, servers, head, parts.items(), parts.ends, tail)
 
 

@@ -76,6 +76,13 @@ class Slices:
         stamp: int = self.chunks[index].hashes[slot]
         return stamp
 
+    def stamps(self) -> Stamps:
+        found = Stamps()
+        for chunk in self.chunks:
+            found.update(zip(chunk.names, chunk.hashes, strict=True))
+        found.pop(None, None)  # type: ignore[call-overload]  # the slots of removed servers
+        return found
+
     def names(self) -> Iterator[str]:
         for chunk in self.chunks:
             for name in chunk.names:
@@ -94,7 +101,7 @@ class StoredServers(Mapping[str, dict[str, Any]]):
     (plain configs, or _REMOVED) set over them keep their place, new names come last, as in a
     dict copied and changed."""
 
-    __slots__ = ("_changes", "_length", "_slices")
+    __slots__ = ("__weakref__", "_changes", "_length", "_slices")
 
     def __init__(self, slices: Slices, changes: dict[str, Any] | None = None) -> None:
         self._slices = slices
@@ -183,12 +190,23 @@ class StoredServers(Mapping[str, dict[str, Any]]):
             return self._slices.stamp(name)
         return MISSING
 
-    def stamps(self) -> dict[str, object]:
+    def stamps(self) -> Stamps:
         """Each name's stamp (config_stamp), in order, without parsing a server."""
-        if not self._changes:
-            slices = self._slices
-            return {name: slices.stamp(name) for name in slices.names()}
-        return {name: self.stamp(name) for name in self}
+        found = self._slices.stamps()
+        for name, config in self._changes.items():
+            if config is _REMOVED:
+                found.pop(name, None)
+            else:
+                found[name] = config_stamp(config)
+        return found
+
+    def changed_from(self, other: StoredServers) -> list[str] | None:
+        """The names whose stamps differ from `other`'s, when both read the same slices (the
+        names either set over them); None otherwise."""
+        if other._slices is not self._slices:
+            return None
+        names = self._changes.keys() | other._changes.keys()
+        return [name for name in names if not same_stamp(self.stamp(name), other.stamp(name))]
 
     def as_dict(self) -> dict[str, Any]:
         """Every server parsed (what an encoder or a whole-document reader needs)."""
@@ -203,8 +221,14 @@ def stamp_at(servers: Mapping[str, Any], name: str) -> object:
     return MISSING if config is MISSING else config_stamp(config)
 
 
-def stamps_of(servers: Mapping[str, Any]) -> dict[str, object]:
+class Stamps(dict[str, object]):
+    """Servers' stamps by name, in order: what a version's servers are compared by."""
+
+
+def stamps_of(servers: Mapping[str, Any]) -> Stamps:
     """Each server's stamp by name (see config_stamp), to compare versions by."""
+    if isinstance(servers, Stamps):
+        return servers
     if isinstance(servers, StoredServers):
         return servers.stamps()
-    return {name: config_stamp(config) for name, config in servers.items()}
+    return Stamps((name, config_stamp(config)) for name, config in servers.items())

@@ -8,11 +8,14 @@ follow it is a 502, since nothing can be shown or installed from it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
+from weakref import ref
 
 from agent_server.registries.client import RegistryFailed
 from agent_server.registries.plans import plans
 from agent_server.registries.schema import RegistryEntry, parse_entry
+from agent_server.stored_servers import StoredServers
 from sdk.models import RegistryServerDetail, RegistryServerSummary, RegistrySource
 
 log = logging.getLogger(__name__)
@@ -34,8 +37,27 @@ def provenance(config: Any) -> RegistrySource | None:
     return RegistrySource(**fields)
 
 
-def installed_servers(servers: dict[str, Any]) -> Installed:
-    """(registry id, server name) -> the name of a user server installed from it."""
+def installed_servers(servers: Mapping[str, Any]) -> Installed:
+    """(registry id, server name) -> the name of a user server installed from it.
+
+    Servers a store reads from its encoding are parsed to find out: the answer for the last
+    such version is kept (while that version lives), so browsing a registry does not parse
+    every server on every page.
+    """
+    global _last
+    if not isinstance(servers, StoredServers):
+        return _installed(servers)
+    if _last is not None and _last[0]() is servers:
+        return _last[1]
+    found = _installed(servers)
+    _last = (ref(servers), found)
+    return found
+
+
+_last: tuple[ref[StoredServers], Installed] | None = None
+
+
+def _installed(servers: Mapping[str, Any]) -> Installed:
     found: Installed = {}
     for name in sorted(servers, reverse=True):  # the first name wins
         source = provenance(servers[name])

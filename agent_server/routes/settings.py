@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
 from agent_server.bodies import read_json_object
 from agent_server.caching import read_headers
@@ -14,6 +15,7 @@ from agent_server.document import Document, apply_settings_patch
 from agent_server.errors import InvalidSettings, field_error
 from agent_server.json_codec import FastJSONResponse, dumps, encoded_response
 from agent_server.openapi import READ_HEADERS, Operation, Reply, errors
+from agent_server.rendered import Encoded
 from agent_server.routes.resource import Resource
 from agent_server.secrets import (
     log_plaintext_served,
@@ -53,20 +55,24 @@ def settings_view(ctx: AppContext, document: Document, mode: ExposeMode) -> dict
     }
 
 
-async def get_settings(request: Request) -> FastJSONResponse:
+def redacted_answer(ctx: AppContext, document: Document) -> Encoded:
+    """The redacted settings view of `document`, encoded (SettingsAnswer keeps the last)."""
+    hide = view_fn("redacted", ctx.cipher)
+
+    def part(name: str, config: Any) -> bytes:
+        return dumps(name) + b":" + dumps(map_listed_server(name, config, hide))
+
+    return ctx.settings_answer.answer(
+        document, lambda whole: settings_view(ctx, whole, "redacted"), part
+    )
+
+
+async def get_settings(request: Request) -> Response:
     ctx = context(request)
     mode = expose_mode(request)
     document = ctx.store.read()
     if mode == "redacted":  # the same bytes for every reader of this version: encoded once
-        hide = view_fn("redacted", ctx.cipher)
-
-        def part(name: str, config: Any) -> bytes:
-            return dumps(name) + b":" + dumps(map_listed_server(name, config, hide))
-
-        encoded = ctx.settings_answer.answer(
-            document, lambda whole: settings_view(ctx, whole, mode), part
-        )
-        return encoded_response(encoded, read_headers(mode))
+        return encoded_response(redacted_answer(ctx, document), read_headers(mode))
     body = settings_view(ctx, document, mode)
     if mode == "plaintext":
         log_plaintext_served("the settings document")
@@ -110,7 +116,7 @@ async def patch_settings(request: Request) -> FastJSONResponse:
     document = await ctx.store.write(
         lambda current: apply_settings_patch(current, agent_diff, misc_diff, ctx.cipher)
     )
-    return FastJSONResponse(settings_view(ctx, document, "redacted"))
+    return encoded_response(redacted_answer(ctx, document))
 
 
 routes = [Resource("/api/settings", {"GET": get_settings, "PATCH": patch_settings})]
