@@ -48,18 +48,30 @@ def same_config(a: Any, b: Any) -> bool:
     return a is b or (type(a) is StoredConfig and type(b) is StoredConfig and a.stamp == b.stamp)
 
 
+def located(index: int, slot: int) -> int:
+    """A chunk's index and a slot in it (below 256), as one int: a tuple per server took 0.4 MiB
+    more at ten thousand servers."""
+    return index << 8 | slot
+
+
+def position(at: int) -> tuple[int, int]:
+    """(chunk index, slot) of a `located` int."""
+    return at >> 8, at & 0xFF
+
+
 class Slices:
     """Where each server's encoded part sits: chunks of joined parts, each with its names, the
     ends of its parts and their hashes (the stamps)."""
 
-    __slots__ = ("chunks", "where")
+    __slots__ = ("_stamps", "chunks", "where")
 
-    def __init__(self, chunks: tuple[Any, ...], where: dict[str, tuple[int, int]]) -> None:
+    def __init__(self, chunks: tuple[Any, ...], where: dict[str, int]) -> None:
         self.chunks = chunks  # stores.encoded._Chunk: names, ends, hashes, data
         self.where = where
+        self._stamps: Stamps | None = None
 
     def parse(self, name: str) -> StoredConfig:
-        index, slot = self.where[name]
+        index, slot = position(self.where[name])
         chunk = self.chunks[index]
         ends: array[int] = chunk.ends
         start = ends[slot - 1] if slot else 0
@@ -72,16 +84,19 @@ class Slices:
         return config
 
     def stamp(self, name: str) -> int:
-        index, slot = self.where[name]
+        index, slot = position(self.where[name])
         stamp: int = self.chunks[index].hashes[slot]
         return stamp
 
     def stamps(self) -> Stamps:
-        found = Stamps()
-        for chunk in self.chunks:
-            found.update(zip(chunk.names, chunk.hashes, strict=True))
-        found.pop(None, None)  # type: ignore[call-overload]  # the slots of removed servers
-        return found
+        """Every name's stamp, made once (the list and the settings answer share them)."""
+        if self._stamps is None:
+            found = Stamps()
+            for chunk in self.chunks:
+                found.update(zip(chunk.names, chunk.hashes, strict=True))
+            found.pop(None, None)  # type: ignore[call-overload]  # slots of removed servers
+            self._stamps = found
+        return self._stamps
 
     def names(self) -> Iterator[str]:
         for chunk in self.chunks:
@@ -191,8 +206,11 @@ class StoredServers(Mapping[str, dict[str, Any]]):
         return MISSING
 
     def stamps(self) -> Stamps:
-        """Each name's stamp (config_stamp), in order, without parsing a server."""
-        found = self._slices.stamps()
+        """Each name's stamp (config_stamp), in order, without parsing a server (shared: not
+        to be changed)."""
+        if not self._changes:
+            return self._slices.stamps()
+        found = Stamps(self._slices.stamps())
         for name, config in self._changes.items():
             if config is _REMOVED:
                 found.pop(name, None)

@@ -30,7 +30,14 @@ from agent_server.server_writes import (
     marked_names,
     pending_servers,
 )
-from agent_server.stored_servers import Slices, StoredServers, same_stamp, stamp_at
+from agent_server.stored_servers import (
+    Slices,
+    StoredServers,
+    located,
+    position,
+    same_stamp,
+    stamp_at,
+)
 from agent_server.stores.layout import servers_of
 
 CHUNK = 64  # servers per joined buffer: a few dozen kB to re-join, ~160 buffers at 10,000
@@ -59,13 +66,13 @@ def _chunk(names: tuple[str | None, ...], parts: Sequence[bytes]) -> _Chunk:
 
 @dataclass(frozen=True)
 class EncodedDocument:
-    """The encoding of `document` in buffers; `where` finds a server's (chunk, slot)."""
+    """The encoding of `document` in buffers; `where` finds a server's chunk and slot."""
 
     document: Document
     head: bytes  # up to and including the servers' `{`
     chunks: tuple[_Chunk, ...]
     tail: bytes  # from the servers' `}`
-    where: dict[str, tuple[int, int]]
+    where: dict[str, int]  # by name, where its part sits (stored_servers.located)
     size: int
     holes: int = 0  # slots of removed servers, until the next whole encoding compacts them
 
@@ -122,7 +129,8 @@ class EncodedDocument:
         edits: dict[int, dict[int, tuple[str | None, bytes]]] = {}  # chunk -> slot -> new
         first = self._first_slot()
         for name in removed:
-            edits.setdefault(where[name][0], {})[where[name][1]] = (None, b"")
+            index, slot = position(where[name])
+            edits.setdefault(index, {})[slot] = (None, b"")
         if removed:  # rare: the names are filtered, and a new first server loses its comma
             where = {name: at for name, at in where.items() if name in servers}
             if first is not None and _name_at(chunks, edits, first) is None:
@@ -137,7 +145,7 @@ class EncodedDocument:
                 and name in old
                 and not same_stamp(stamp_at(servers, name), stamp_at(old, name))
             ):
-                at = where[name]
+                at = position(where[name])
                 edits.setdefault(at[0], {})[at[1]] = (name, _part(name, servers, at == first))
         size = self.size
         for index, slots in edits.items():
@@ -156,7 +164,7 @@ class EncodedDocument:
                 at = (len(chunks) - 1, len(last.names))
                 part = _part(name, servers, first is None)
                 first = first or at
-                where[name] = at
+                where[name] = located(*at)
                 chunks[-1] = _chunk((*last.names, name), [*last.parts(), part])
                 size += len(part)
         holes = self.holes + len(removed)
@@ -242,7 +250,7 @@ def encode(document: Document) -> EncodedDocument | None:
         )
         for i in range(0, len(names), CHUNK)
     )
-    where = {name: (index // CHUNK, index % CHUNK) for index, name in enumerate(names)}
+    where = {name: located(*divmod(index, CHUNK)) for index, name in enumerate(names)}
     size = len(head) + len(tail) + sum(len(chunk.data) for chunk in chunks)
     held = _reading_slices(document, Slices(chunks, where))
     return EncodedDocument(held, head, chunks, tail, where, size)
