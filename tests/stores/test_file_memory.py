@@ -9,10 +9,11 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from support import read_settings
+
 from agent_server.document import mcp_servers
 from agent_server.server_writes import with_server
 from agent_server.stores import FileStore
-from support import read_settings
 
 SERVERS = 2000
 
