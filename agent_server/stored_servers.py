@@ -4,8 +4,10 @@ At ten thousand servers the parsed servers took 13.6 MiB, and the store kept the
 encoded (5.7 MiB) to write the file. So the file store keeps only the encoding: a server is
 parsed from its slice when it is read (a few microseconds) and let go when its reader is done.
 
-A parsed server is a StoredConfig, which carries a stamp: the hash of its encoded slice. Two
-reads of one unchanged server are two objects with one stamp, and the caches that asked "is this
+A parsed server is a StoredConfig, which carries a stamp: the hash of its encoded slice (Python's
+keyed hash of bytes, its key random per process: two contents of one name share a stamp about as
+often as a random 64-bit guess is right). Two reads of one unchanged server are two objects with
+one stamp, and the caches that asked "is this
 the same config object" (ETags, the list, the settings answer, the encoding itself) ask
 `same_config` instead. A write sets a few servers over the stored ones (`with_changes`): those
 are plain dicts until the store has written and encoded them.
@@ -130,14 +132,6 @@ class StoredServers(Mapping[str, dict[str, Any]]):
                 length += 1
         self._length = length
 
-    @property
-    def slices(self) -> Slices:
-        return self._slices
-
-    @property
-    def overlaid(self) -> bool:
-        return bool(self._changes)
-
     def with_changes(self, changes: dict[str, Any]) -> StoredServers:
         """These servers with `changes` set (a config, or None to remove the name)."""
         merged = dict(self._changes)
@@ -225,10 +219,6 @@ class StoredServers(Mapping[str, dict[str, Any]]):
             return None
         names = self._changes.keys() | other._changes.keys()
         return [name for name in names if not same_stamp(self.stamp(name), other.stamp(name))]
-
-    def as_dict(self) -> dict[str, Any]:
-        """Every server parsed (what an encoder or a whole-document reader needs)."""
-        return {name: self[name] for name in self}
 
 
 def stamp_at(servers: Mapping[str, Any], name: str) -> object:

@@ -9,7 +9,9 @@ names `with_server` marked, or else every server compared by identity) and re-jo
 chunks, and the outer document when it changed; the file is written from the buffers with
 `os.writev`, never joined into one. The bytes are exactly orjson's encoding of the whole document
 (the tests compare them), so which way a version was written never shows in the file. A document
-whose servers moved (not the order a dict copied and changed keeps) is encoded whole again.
+whose servers moved (not the order a dict copied and changed keeps) is encoded whole again. The
+encoding's document reads its servers from these chunks (agent_server.stored_servers): it is all
+the store keeps of them.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Writers in every process serialize on a lock file beside settings.json and write a temp file
 that is fsynced and renamed over it, so a reader sees the old document or the new one, never a
-mix. Each process caches the parsed document and checks it against the file's stat on every read;
-when another process has written, the journal (journal.py) usually brings the cached document up
-to date without parsing the file again.
+mix. Each process caches the document and checks it against the file's stat on every read; when
+another process has written, the journal (journal.py) usually brings the cached document up to
+date without parsing the file again. The cached document keeps no parsed server: its servers are
+read from the file's kept encoding (encoded.py) when asked for (agent_server.stored_servers).
 
 Every version gets a strictly increasing mtime (set by the writer under the lock), so the stat
 (inode, size, mtime) names one version even on a busy file where an inode is reused.
