@@ -105,10 +105,12 @@ class EncodedDocument:
                 return None  # more removed than kept: encode it whole again, without holes
         if _outer_changed(self.document, new):
             return encoded._with_outer(new)
-        return encoded.holding(new)
+        return replace(encoded, document=new)
 
     def holding(self, new: Document) -> EncodedDocument:
-        """This encoding, whose document is `new` reading its servers from the encoding."""
+        """This encoding, whose document is `new` reading its servers from the encoding (what
+        a store keeps of a version once it is written: encoded, no server parsed). Only then:
+        the next change is made from, and marked against, the document it was given."""
         return replace(self, document=_reading_slices(new, Slices(self.chunks, self.where)))
 
     def _with_outer(self, new: Document) -> EncodedDocument | None:
@@ -117,7 +119,7 @@ class EncodedDocument:
             return None
         head, tail = split
         size = self.size - len(self.head) - len(self.tail) + len(head) + len(tail)
-        return replace(self, head=head, tail=tail, size=size).holding(new)
+        return replace(self, document=new, head=head, tail=tail, size=size)
 
     def _with_servers(
         self, old: dict[str, Any], servers: dict[str, Any], changed: list[str]
@@ -254,8 +256,7 @@ def encode(document: Document) -> EncodedDocument | None:
     )
     where = {name: located(*divmod(index, CHUNK)) for index, name in enumerate(names)}
     size = len(head) + len(tail) + sum(len(chunk.data) for chunk in chunks)
-    held = _reading_slices(document, Slices(chunks, where))
-    return EncodedDocument(held, head, chunks, tail, where, size)
+    return EncodedDocument(document, head, chunks, tail, where, size)
 
 
 def _own_copy(name: str) -> str:

@@ -339,6 +339,8 @@ class SettingsStore:
         st = write_private_file(
             self.path, data, after_ns=previous[2] if previous else 0, before_rename=record
         )
+        if encoded is not None:
+            encoded = encoded.holding(new)
         self._encoded = encoded
         self._remember(_stamp(st), encoded.document if encoded is not None else new)
 
