@@ -78,11 +78,12 @@ def _parse(data: bytes) -> Any:
     return json.loads(data)
 
 
-def _own_outer(encoded: EncodedDocument) -> Document:
-    """The loaded document holding nothing made by the parse: its outer part parsed again from
-    its own encoding, its servers read from the encoding (agent_server.stored_servers)."""
+def _own_outer(encoded: EncodedDocument) -> EncodedDocument:
+    """The loaded encoding, whose document holds nothing made by the parse: its outer part
+    parsed again from its own encoding, its servers read from the encoding
+    (agent_server.stored_servers)."""
     outer = orjson.loads(encoded.head + encoded.tail)
-    return encoded.holding(outer).document
+    return encoded.holding(outer)
 
 
 def _check_document(value: Any) -> Document:
@@ -358,7 +359,8 @@ class SettingsStore:
             del data
             encoded = encode(document)
             if encoded is not None:
-                document = _own_outer(encoded)
+                encoded = _own_outer(encoded)
+                document = encoded.document
         except (UnicodeDecodeError, RecursionError):
             raise self._unavailable("it is not valid UTF-8 JSON") from None
         except json.JSONDecodeError as exc:
