@@ -154,12 +154,6 @@ class StoredServers(Mapping[str, dict[str, Any]]):
             return config
         return self._slices.parse(name)
 
-    def get(self, name: str, default: Any = None) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            return default
-
     def __contains__(self, name: object) -> bool:
         changed = self._changes.get(name)  # type: ignore[call-overload]
         if changed is not None:
@@ -212,10 +206,15 @@ class StoredServers(Mapping[str, dict[str, Any]]):
                 found[name] = config_stamp(config)
         return found
 
+    def reads_same_slices(self, other: object) -> bool:
+        """Whether `other` is servers set over the same encoding as these: the two then differ
+        only in what either set, and keep one order (as a dict copied and changed does)."""
+        return isinstance(other, StoredServers) and other._slices is self._slices
+
     def changed_from(self, other: StoredServers) -> list[str] | None:
         """The names whose stamps differ from `other`'s, when both read the same slices (the
         names either set over them); None otherwise."""
-        if other._slices is not self._slices:
+        if not self.reads_same_slices(other):
             return None
         names = self._changes.keys() | other._changes.keys()
         return [name for name in names if not same_stamp(self.stamp(name), other.stamp(name))]

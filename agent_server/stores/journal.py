@@ -79,9 +79,9 @@ def apply(document: Document, changed: list[list[Any]]) -> Document:
     """
     servers = servers_of(document)
     if isinstance(servers, StoredServers):
-        entries = [c for c in changed if c[0][:3] == _SERVERS and len(c[0]) > 3]
-        rest = [c for c in changed if not (c[0][:3] == _SERVERS and len(c[0]) > 3)]
-        if entries and not any(c[0] == _SERVERS[: len(c[0])] for c in rest):
+        entries = [c for c in changed if _below_servers(c)]
+        rest = [c for c in changed if not _below_servers(c)]
+        if entries and not any(_replaces_servers(c) for c in rest):
             document = _apply_copying(document, rest)
             agent = document["agent_settings"]
             mcp = agent["mcp_config"]
@@ -89,6 +89,18 @@ def apply(document: Document, changed: list[list[Any]]) -> Document:
             agent = {**agent, "mcp_config": {**mcp, "mcpServers": servers}}
             return {**document, "agent_settings": agent}
     return _apply_copying(document, changed)
+
+
+def _below_servers(change: list[Any]) -> bool:
+    """Whether a change sets or drops a server, or something inside one."""
+    keys = change[0]
+    return len(keys) > len(_SERVERS) and keys[: len(_SERVERS)] == _SERVERS
+
+
+def _replaces_servers(change: list[Any]) -> bool:
+    """Whether a change sets or drops the servers' collection itself, or what holds it."""
+    keys = change[0]
+    return bool(keys == _SERVERS[: len(keys)])
 
 
 def _entries_set(servers: StoredServers, entries: list[list[Any]]) -> dict[str, Any]:
@@ -151,10 +163,9 @@ def _servers_touched(chain: list[list[list[Any]]]) -> frozenset[str] | None:
     names: set[str] = set()
     for changed in chain:
         for change in changed:
-            keys = change[0]
-            if keys[: len(_SERVERS)] == _SERVERS and len(keys) > len(_SERVERS):
-                names.add(keys[len(_SERVERS)])
-            elif keys == _SERVERS[: len(keys)]:
+            if _below_servers(change):
+                names.add(change[0][len(_SERVERS)])
+            elif _replaces_servers(change):
                 return None
     return frozenset(names)
 
